@@ -606,7 +606,7 @@ fn emit_struct(out: &mut String, msg: &MessageModel, s: &StructModel) {
     };
     let _ = writeln!(
         out,
-        "impl Codec for {name} {{\nfn encode(&self, w: &mut Writer, {enc_v}: i16) -> Result<(), EncodeError> {{\n{enc}}}\n\nfn decode(r: &mut Reader, {dec_v}: i16) -> Result<Self, DecodeError> {{\n{dec}}}\n}}\n",
+        "impl Codec for {name} {{\nfn encode(&self, w: &mut Writer, {enc_v}: i16) -> Result<(), EncodeError> {{\n{enc}}}\n\nfn decode(r: &mut Reader<'_>, {dec_v}: i16) -> Result<Self, DecodeError> {{\n{dec}}}\n}}\n",
         name = s.name
     );
 

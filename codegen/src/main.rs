@@ -292,7 +292,7 @@ fn module_index(models: &[MessageModel]) -> String {
         let _ = writeln!(
             out,
             "/// Decodes the {lower} body of `api_key` laid out as `version`.\n\
-             pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader) -> Result<Self, DecodeError> {{\nOk(match api_key {{"
+             pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, DecodeError> {{\nOk(match api_key {{"
         );
         for pair in &apis {
             let m = if pick == 0 { pair.0 } else { pair.1 };

@@ -230,7 +230,8 @@ pub struct RequestPrefix {
 
 /// Reads the API key, version and correlation id at the start of a request frame.
 pub fn peek_request(frame: &[u8]) -> Result<RequestPrefix, DecodeError> {
-    let mut r = Reader::new(Bytes::copy_from_slice(frame.get(..8).unwrap_or(frame)));
+    let head = Bytes::copy_from_slice(frame.get(..8).unwrap_or(frame));
+    let mut r = Reader::new(&head);
     Ok(RequestPrefix {
         api_key: r.i16("RequestHeader.RequestApiKey")?,
         api_version: r.i16("RequestHeader.RequestApiVersion")?,
@@ -240,11 +241,12 @@ pub fn peek_request(frame: &[u8]) -> Result<RequestPrefix, DecodeError> {
 
 /// Reads the correlation id at the start of a response frame.
 pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
-    let mut r = Reader::new(Bytes::copy_from_slice(frame.get(..4).unwrap_or(frame)));
+    let head = Bytes::copy_from_slice(frame.get(..4).unwrap_or(frame));
+    let mut r = Reader::new(&head);
     r.i32("ResponseHeader.CorrelationId")
 }
 
-fn finish(r: &Reader, message: &'static str) -> Result<(), DecodeError> {
+fn finish(r: &Reader<'_>, message: &'static str) -> Result<(), DecodeError> {
     if r.is_empty() {
         Ok(())
     } else {
@@ -268,7 +270,7 @@ pub fn decode_request<R: Request>(frame: Bytes) -> Result<(RequestHeader, R), De
             ),
         });
     }
-    let mut r = Reader::new(frame);
+    let mut r = Reader::new(&frame);
     let header = RequestHeader::decode(
         &mut r,
         R::API_KEY.request_header_version(prefix.api_version),
@@ -286,7 +288,7 @@ pub fn decode_any_request(frame: Bytes) -> Result<(RequestHeader, RequestBody), 
         offset: 0,
         kind: DecodeErrorKind::Invalid("API key not supported by this crate"),
     })?;
-    let mut r = Reader::new(frame);
+    let mut r = Reader::new(&frame);
     let header = RequestHeader::decode(&mut r, api_key.request_header_version(prefix.api_version))?;
     let body = RequestBody::decode(api_key, prefix.api_version, &mut r)?;
     finish(&r, "request body")?;
@@ -299,7 +301,7 @@ pub fn decode_response<R: Response>(
     frame: Bytes,
     version: i16,
 ) -> Result<(ResponseHeader, R), DecodeError> {
-    let mut r = Reader::new(frame);
+    let mut r = Reader::new(&frame);
     let header = ResponseHeader::decode(&mut r, R::API_KEY.response_header_version(version))?;
     let body = R::decode(&mut r, version)?;
     finish(&r, R::NAME)?;
@@ -312,7 +314,7 @@ pub fn decode_any_response(
     version: i16,
     frame: Bytes,
 ) -> Result<(ResponseHeader, ResponseBody), DecodeError> {
-    let mut r = Reader::new(frame);
+    let mut r = Reader::new(&frame);
     let header = ResponseHeader::decode(&mut r, api_key.response_header_version(version))?;
     let body = ResponseBody::decode(api_key, version, &mut r)?;
     finish(&r, "response body")?;

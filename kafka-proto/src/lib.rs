@@ -12,9 +12,9 @@
 //! would:
 //!
 //! ```
-//! use kafka_proto::messages::{MetadataRequest, MetadataRequestTopic};
+//! use kafka_proto::messages::metadata_request::MetadataRequestTopic;
+//! use kafka_proto::messages::MetadataRequest;
 //! use kafka_proto::frame::{decode_request, encode_request};
-//! use kafka_proto::TopicRef;
 //!
 //! let mut req = MetadataRequest::default();
 //! req.topics = Some(vec![MetadataRequestTopic {
@@ -26,7 +26,6 @@
 //! let (header, decoded) = decode_request::<MetadataRequest>(frame.slice(4..)).unwrap();
 //! assert_eq!(header.correlation_id, 7);
 //! assert_eq!(decoded, req);
-//! # let _ = TopicRef::default();
 //! ```
 
 #![forbid(unsafe_code)]

@@ -41,7 +41,7 @@ pub trait Codec: Sized {
     /// Writes `self` as `version` lays it out.
     fn encode(&self, w: &mut Writer, version: i16) -> Result<(), EncodeError>;
     /// Reads a value laid out as `version`.
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError>;
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError>;
 }
 
 /// A top-level message: a request, a response or a header.

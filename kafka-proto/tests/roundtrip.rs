@@ -35,7 +35,7 @@ proptest! {
             for v in versions(api) {
                 let body = RequestBody::arbitrary(api, v, &mut Gen::new(seed ^ (v as u64) << 32));
                 let bytes = encode(|w| body.encode(w, v).unwrap_or_else(|e| panic!("{api} v{v}: {e}")));
-                let mut r = Reader::new(bytes.clone());
+                let mut r = Reader::new(&bytes);
                 let back = RequestBody::decode(api, v, &mut r)
                     .unwrap_or_else(|e| panic!("{api} v{v}: {e}"));
                 prop_assert!(r.is_empty(), "{} v{}: {} bytes left", api, v, r.remaining());
@@ -51,7 +51,7 @@ proptest! {
             for v in versions(api) {
                 let body = ResponseBody::arbitrary(api, v, &mut Gen::new(seed ^ (v as u64) << 32));
                 let bytes = encode(|w| body.encode(w, v).unwrap_or_else(|e| panic!("{api} v{v}: {e}")));
-                let mut r = Reader::new(bytes.clone());
+                let mut r = Reader::new(&bytes);
                 let back = ResponseBody::decode(api, v, &mut r)
                     .unwrap_or_else(|e| panic!("{api} v{v}: {e}"));
                 prop_assert!(r.is_empty(), "{} v{}: {} bytes left", api, v, r.remaining());
@@ -92,18 +92,18 @@ proptest! {
         for v in 1..=2 {
             let h = RequestHeader::arbitrary(&mut g, v);
             let bytes = encode(|w| h.encode(w, v).unwrap());
-            prop_assert_eq!(RequestHeader::decode(&mut Reader::new(bytes), v).unwrap(), h);
+            prop_assert_eq!(RequestHeader::decode(&mut Reader::new(&bytes), v).unwrap(), h);
         }
         for v in 0..=1 {
             let h = ResponseHeader::arbitrary(&mut g, v);
             let bytes = encode(|w| h.encode(w, v).unwrap());
-            prop_assert_eq!(ResponseHeader::decode(&mut Reader::new(bytes), v).unwrap(), h);
+            prop_assert_eq!(ResponseHeader::decode(&mut Reader::new(&bytes), v).unwrap(), h);
         }
         let key = ControlRecordTypeSchema::arbitrary(&mut g, 0);
         let bytes = encode(|w| key.encode(w, 0).unwrap());
         // The schema holds only the type; the int16 version before it is the record format's.
         prop_assert_eq!(bytes.len(), 2);
-        prop_assert_eq!(ControlRecordTypeSchema::decode(&mut Reader::new(bytes), 0).unwrap(), key);
+        prop_assert_eq!(ControlRecordTypeSchema::decode(&mut Reader::new(&bytes), 0).unwrap(), key);
         prop_assert_eq!(ControlRecordTypeSchema::NAME, "ControlRecordTypeSchema");
     }
 }

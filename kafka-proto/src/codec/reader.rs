@@ -21,17 +21,27 @@ const MAX_PREALLOC: usize = 256;
 /// count is checked against the bytes that remain before anything is
 /// allocated, and every error names the field and its absolute offset.
 #[derive(Debug, Clone)]
-pub struct Reader {
-    buf: Bytes,
+pub struct Reader<'a> {
+    buf: &'a Bytes,
     pos: usize,
     end: usize,
 }
 
-impl Reader {
+impl<'a> Reader<'a> {
     /// A reader over the whole of `buf`.
-    pub fn new(buf: Bytes) -> Self {
+    pub fn new(buf: &'a Bytes) -> Self {
+        Self::at(buf, 0)
+    }
+
+    /// A reader over `buf[pos..]`, reporting offsets from the start of
+    /// `buf`; a `pos` past the end reads nothing.
+    pub fn at(buf: &'a Bytes, pos: usize) -> Self {
         let end = buf.len();
-        Self { buf, pos: 0, end }
+        Self {
+            buf,
+            pos: pos.min(end),
+            end,
+        }
     }
 
     /// Offset of the next byte, from the start of the buffer.
@@ -112,7 +122,7 @@ impl Reader {
     }
 
     /// Splits off a reader over the next `len` bytes, keeping absolute offsets.
-    pub fn sub(&mut self, field: &'static str, len: usize) -> Result<Reader, DecodeError> {
+    pub fn sub(&mut self, field: &'static str, len: usize) -> Result<Reader<'a>, DecodeError> {
         if len > self.remaining() {
             return Err(DecodeError::new(
                 field,
@@ -124,7 +134,7 @@ impl Reader {
             ));
         }
         let sub = Reader {
-            buf: self.buf.clone(),
+            buf: self.buf,
             pos: self.pos,
             end: self.pos + len,
         };
@@ -329,7 +339,7 @@ impl Reader {
         field: &'static str,
         compact: bool,
         min_element_size: usize,
-        element: impl FnMut(&mut Reader) -> Result<T, DecodeError>,
+        element: impl FnMut(&mut Reader<'a>) -> Result<T, DecodeError>,
     ) -> Result<Vec<T>, DecodeError> {
         let start = self.pos;
         let v = self.nullable_array(field, compact, min_element_size, element)?;
@@ -342,7 +352,7 @@ impl Reader {
         field: &'static str,
         compact: bool,
         min_element_size: usize,
-        mut element: impl FnMut(&mut Reader) -> Result<T, DecodeError>,
+        mut element: impl FnMut(&mut Reader<'a>) -> Result<T, DecodeError>,
     ) -> Result<Option<Vec<T>>, DecodeError> {
         let Some(count) = self.array_len(field, compact, min_element_size)? else {
             return Ok(None);
@@ -361,7 +371,7 @@ impl Reader {
         &mut self,
         field: &'static str,
         unknown: &mut crate::tagged::UnknownTaggedFields,
-        mut known: impl FnMut(u32, &mut Reader) -> Result<bool, DecodeError>,
+        mut known: impl FnMut(u32, &mut Reader<'a>) -> Result<bool, DecodeError>,
     ) -> Result<(), DecodeError> {
         let start = self.pos;
         let count = self.unsigned_varint(field)? as usize;
@@ -398,5 +408,134 @@ impl Reader {
             }
         }
         Ok(())
+    }
+
+    /// Reads a varint length, as record fields use, checked against the
+    /// bytes that remain. Any negative length is null, as in the Java
+    /// client's record reader.
+    pub fn varint_len(&mut self, field: &'static str) -> Result<Option<usize>, DecodeError> {
+        let at = self.pos;
+        let len = self.varint(field)?;
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        if len > self.remaining() {
+            return Err(DecodeError::new(
+                field,
+                at,
+                DecodeErrorKind::LengthOutOfBounds {
+                    length: len as i64,
+                    available: self.remaining(),
+                },
+            ));
+        }
+        Ok(Some(len))
+    }
+
+    /// Reads varint-length-prefixed bytes; a negative length is null.
+    pub fn varint_bytes(&mut self, field: &'static str) -> Result<Option<Bytes>, DecodeError> {
+        match self.varint_len(field)? {
+            None => Ok(None),
+            Some(len) => self.take(field, len).map(Some),
+        }
+    }
+
+    /// Reads int32-length-prefixed bytes as legacy messages use; any
+    /// negative length is null, as in the Java client's legacy reader.
+    pub fn i32_bytes(&mut self, field: &'static str) -> Result<Option<Bytes>, DecodeError> {
+        let at = self.pos;
+        let len = self.i32(field)?;
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        if len > self.remaining() {
+            return Err(DecodeError::new(
+                field,
+                at,
+                DecodeErrorKind::LengthOutOfBounds {
+                    length: len as i64,
+                    available: self.remaining(),
+                },
+            ));
+        }
+        self.take(field, len).map(Some)
+    }
+
+    /// Reads a varint count of items each at least `min_item` bytes long,
+    /// rejecting negative counts and counts the remaining bytes cannot hold,
+    /// so callers may size buffers from it.
+    pub fn varint_count(
+        &mut self,
+        field: &'static str,
+        min_item: usize,
+    ) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let count = self.varint(field)?;
+        let Ok(n) = usize::try_from(count) else {
+            return Err(DecodeError::new(
+                field,
+                at,
+                DecodeErrorKind::InvalidLength(i64::from(count)),
+            ));
+        };
+        if n.saturating_mul(min_item.max(1)) > self.remaining() {
+            return Err(DecodeError::new(
+                field,
+                at,
+                DecodeErrorKind::LengthOutOfBounds {
+                    length: i64::from(count),
+                    available: self.remaining(),
+                },
+            ));
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_absolute_offsets() {
+        let buf = Bytes::from_static(&[0, 0, 0, 1, 0xff]);
+        let mut c = Reader::at(&buf, 2);
+        let mut sub = c.sub("sub", 2).unwrap();
+        assert_eq!(sub.i16("x").unwrap(), 1);
+        let err = sub.i8("y").unwrap_err();
+        assert_eq!(err.offset, 4);
+        assert!(matches!(err.kind, DecodeErrorKind::Truncated { .. }));
+        assert_eq!(c.position(), 4);
+    }
+
+    #[test]
+    fn lengths_are_checked_before_use() {
+        // varint 100 (zigzag 200), then one byte.
+        let buf = Bytes::from_static(&[0xc8, 0x01, 7]);
+        let err = Reader::new(&buf).varint_bytes("k").unwrap_err();
+        assert!(matches!(
+            err.kind,
+            DecodeErrorKind::LengthOutOfBounds {
+                length: 100,
+                available: 1
+            }
+        ));
+    }
+
+    #[test]
+    fn taken_bytes_share_the_buffer() {
+        let buf = Bytes::from_static(b"\x04abc");
+        let got = Reader::new(&buf).varint_bytes("k").unwrap().unwrap();
+        assert_eq!(&got[..], b"ab");
+        assert_eq!(got.as_ptr(), buf[1..].as_ptr());
+    }
+
+    #[test]
+    fn negative_lengths_are_null_and_counts_are_bounded() {
+        let buf = Bytes::from_static(&[0x03, 0x01]);
+        let mut c = Reader::new(&buf);
+        assert_eq!(c.varint_bytes("k").unwrap(), None);
+        let err = c.varint_count("n", 2).unwrap_err();
+        assert!(matches!(err.kind, DecodeErrorKind::InvalidLength(-1)));
     }
 }

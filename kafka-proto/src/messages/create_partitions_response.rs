@@ -49,7 +49,7 @@ impl Codec for CreatePartitionsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "CreatePartitionsResponse",
@@ -126,7 +126,7 @@ impl Codec for CreatePartitionsTopicResult {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = r.string(

@@ -63,7 +63,7 @@ impl Codec for CreateTopicsRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "CreateTopicsRequest",
@@ -158,7 +158,7 @@ impl Codec for CreatableTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = r.string("CreateTopicsRequest.CreatableTopic.Name", flexible)?;
@@ -234,7 +234,7 @@ impl Codec for CreatableReplicaAssignment {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.partition_index =
@@ -311,7 +311,7 @@ impl Codec for CreatableTopicConfig {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = r.string("CreateTopicsRequest.CreatableTopicConfig.Name", flexible)?;

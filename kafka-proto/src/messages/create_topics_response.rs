@@ -49,7 +49,7 @@ impl Codec for CreateTopicsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "CreateTopicsResponse",
@@ -193,7 +193,7 @@ impl Codec for CreatableTopicResult {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = r.string("CreateTopicsResponse.CreatableTopicResult.Name", flexible)?;
@@ -353,7 +353,7 @@ impl Codec for CreatableTopicConfigs {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 5 {

@@ -49,7 +49,7 @@ impl Codec for DeleteTopicsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "DeleteTopicsResponse",
@@ -151,7 +151,7 @@ impl Codec for DeletableTopicResult {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.name = if version >= 6 {

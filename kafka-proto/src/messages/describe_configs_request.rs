@@ -59,7 +59,7 @@ impl Codec for DescribeConfigsRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "DescribeConfigsRequest",
@@ -169,7 +169,7 @@ impl Codec for DescribeConfigsResource {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.resource_type = r.i8("DescribeConfigsRequest.DescribeConfigsResource.ResourceType")?;

@@ -51,7 +51,7 @@ impl Codec for DescribeGroupsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "DescribeGroupsResponse",
@@ -196,7 +196,7 @@ impl Codec for DescribedGroup {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.error_code = r.i16("DescribeGroupsResponse.DescribedGroup.ErrorCode")?;
@@ -323,7 +323,7 @@ impl Codec for DescribedGroupMember {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.member_id = r.string(

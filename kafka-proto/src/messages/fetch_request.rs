@@ -154,7 +154,7 @@ impl Codec for FetchRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "FetchRequest",
@@ -299,7 +299,7 @@ impl Codec for ReplicaState {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 15 {
@@ -380,7 +380,7 @@ impl Codec for FetchTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.topic = if version <= 12 {
@@ -510,7 +510,7 @@ impl Codec for FetchPartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.partition = r.i32("FetchRequest.FetchPartition.Partition")?;
@@ -629,7 +629,7 @@ impl Codec for ForgottenTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 7 {

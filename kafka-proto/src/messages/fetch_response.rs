@@ -92,7 +92,7 @@ impl Codec for FetchResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "FetchResponse",
@@ -204,7 +204,7 @@ impl Codec for FetchableTopicResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.topic = if version <= 12 {
@@ -398,7 +398,7 @@ impl Codec for PartitionData {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.partition_index = r.i32("FetchResponse.PartitionData.PartitionIndex")?;
@@ -525,7 +525,7 @@ impl Codec for EpochEndOffset {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
@@ -610,7 +610,7 @@ impl Codec for LeaderIdAndEpoch {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
@@ -681,7 +681,7 @@ impl Codec for SnapshotId {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.end_offset = r.i64("FetchResponse.SnapshotId.EndOffset")?;
@@ -734,7 +734,7 @@ impl Codec for AbortedTransaction {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.producer_id = r.i64("FetchResponse.AbortedTransaction.ProducerId")?;
@@ -825,7 +825,7 @@ impl Codec for NodeEndpoint {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 16 {

@@ -122,7 +122,7 @@ impl Codec for FindCoordinatorResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "FindCoordinatorResponse",
@@ -303,7 +303,7 @@ impl Codec for Coordinator {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {

@@ -102,7 +102,7 @@ impl Codec for JoinGroupRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "JoinGroupRequest",
@@ -199,7 +199,7 @@ impl Codec for JoinGroupRequestProtocol {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = r.string("JoinGroupRequest.JoinGroupRequestProtocol.Name", flexible)?;

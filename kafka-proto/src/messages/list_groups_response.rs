@@ -54,7 +54,7 @@ impl Codec for ListGroupsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "ListGroupsResponse",
@@ -150,7 +150,7 @@ impl Codec for ListedGroup {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.group_id = r.string("ListGroupsResponse.ListedGroup.GroupId", flexible)?;

@@ -64,7 +64,7 @@ impl Codec for ListOffsetsRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "ListOffsetsRequest",
@@ -151,7 +151,7 @@ impl Codec for ListOffsetsTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = r.string("ListOffsetsRequest.ListOffsetsTopic.Name", flexible)?;
@@ -225,7 +225,7 @@ impl Codec for ListOffsetsPartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.partition_index = r.i32("ListOffsetsRequest.ListOffsetsPartition.PartitionIndex")?;

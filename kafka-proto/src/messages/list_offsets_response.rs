@@ -51,7 +51,7 @@ impl Codec for ListOffsetsResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "ListOffsetsResponse",
@@ -132,7 +132,7 @@ impl Codec for ListOffsetsTopicResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = r.string(
@@ -222,7 +222,7 @@ impl Codec for ListOffsetsPartitionResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.partition_index =

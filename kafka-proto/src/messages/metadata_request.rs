@@ -95,7 +95,7 @@ impl Codec for MetadataRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "MetadataRequest",
@@ -209,7 +209,7 @@ impl Codec for MetadataRequestTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {

@@ -101,7 +101,7 @@ impl Codec for MetadataResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "MetadataResponse",
@@ -214,7 +214,7 @@ impl Codec for MetadataResponseBroker {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.node_id = r.i32("MetadataResponse.MetadataResponseBroker.NodeId")?;
@@ -330,7 +330,7 @@ impl Codec for MetadataResponseTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.error_code = r.i16("MetadataResponse.MetadataResponseTopic.ErrorCode")?;
@@ -472,7 +472,7 @@ impl Codec for MetadataResponsePartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.error_code = r.i16("MetadataResponse.MetadataResponsePartition.ErrorCode")?;

@@ -682,7 +682,7 @@ impl RequestBody {
     }
 
     /// Decodes the request body of `api_key` laid out as `version`.
-    pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader) -> Result<Self, DecodeError> {
+    pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match api_key {
             ApiKey::Produce => RequestBody::Produce(ProduceRequest::decode(r, version)?),
             ApiKey::Fetch => RequestBody::Fetch(FetchRequest::decode(r, version)?),
@@ -931,7 +931,7 @@ impl ResponseBody {
     }
 
     /// Decodes the response body of `api_key` laid out as `version`.
-    pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader) -> Result<Self, DecodeError> {
+    pub fn decode(api_key: ApiKey, version: i16, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match api_key {
             ApiKey::Produce => ResponseBody::Produce(ProduceResponse::decode(r, version)?),
             ApiKey::Fetch => ResponseBody::Fetch(FetchResponse::decode(r, version)?),

@@ -88,7 +88,7 @@ impl Codec for OffsetCommitRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "OffsetCommitRequest",
@@ -194,7 +194,7 @@ impl Codec for OffsetCommitRequestTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.topic = if version <= 9 {
@@ -287,7 +287,7 @@ impl Codec for OffsetCommitRequestPartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.partition_index =

@@ -51,7 +51,7 @@ impl Codec for OffsetCommitResponse {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "OffsetCommitResponse",
@@ -143,7 +143,7 @@ impl Codec for OffsetCommitResponseTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.topic = if version <= 9 {
@@ -212,7 +212,7 @@ impl Codec for OffsetCommitResponsePartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.partition_index =

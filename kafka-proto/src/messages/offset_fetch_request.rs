@@ -109,7 +109,7 @@ impl Codec for OffsetFetchRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "OffsetFetchRequest",
@@ -230,7 +230,7 @@ impl Codec for OffsetFetchRequestTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
@@ -356,7 +356,7 @@ impl Codec for OffsetFetchRequestGroup {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
@@ -471,7 +471,7 @@ impl Codec for OffsetFetchRequestTopics {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {

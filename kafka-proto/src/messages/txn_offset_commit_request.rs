@@ -112,7 +112,7 @@ impl Codec for TxnOffsetCommitRequest {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         if !Self::VERSIONS.contains(version) {
             return Err(DecodeError {
                 field: "TxnOffsetCommitRequest",
@@ -226,7 +226,7 @@ impl Codec for TxnOffsetCommitRequestTopic {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.topic = if version <= 5 {
@@ -319,7 +319,7 @@ impl Codec for TxnOffsetCommitRequestPartition {
         Ok(())
     }
 
-    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>, version: i16) -> Result<Self, DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index =
