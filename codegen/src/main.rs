@@ -9,6 +9,7 @@
 //! repository, or from `--schemas DIR`. The output is formatted with
 //! rustfmt, so the check compares formatted text.
 
+mod diff;
 mod emit;
 mod model;
 mod schema;
@@ -47,7 +48,8 @@ fn main() -> ExitCode {
         }
     }
     let out_dir = root.join("kafka-proto/src/messages");
-    match run(&schemas, &out_dir, check) {
+    let diff_file = root.join("kafka-proto/tests/differential/generated.rs");
+    match run(&schemas, &out_dir, &diff_file, check) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(schemas: &Path, out_dir: &Path, check: bool) -> Result<bool, String> {
+fn run(schemas: &Path, out_dir: &Path, diff_file: &Path, check: bool) -> Result<bool, String> {
     let mut models = Vec::new();
     let mut entries: Vec<PathBuf> = std::fs::read_dir(schemas)
         .map_err(|e| format!("reading schemas from {}: {e}", schemas.display()))?
@@ -114,8 +116,25 @@ fn run(schemas: &Path, out_dir: &Path, check: bool) -> Result<bool, String> {
             }
         }
     }
+    // The differential tests' comparison code, outside the messages directory.
+    let diff_text = format(&diff::generate(&models))?;
+    if std::fs::read_to_string(diff_file).unwrap_or_default() != diff_text {
+        if check {
+            eprintln!(
+                "stale: {} differs from what the schemas generate",
+                diff_file.display()
+            );
+            fresh = false;
+        } else {
+            std::fs::write(diff_file, &diff_text)
+                .map_err(|e| format!("writing {}: {e}", diff_file.display()))?;
+        }
+    }
     if check && fresh {
-        println!("codegen: {} generated files are up to date", files.len());
+        println!(
+            "codegen: {} generated files are up to date",
+            files.len() + 1
+        );
     }
     Ok(fresh)
 }

@@ -42,6 +42,9 @@ impl Writer {
     pub fn with_size_prefix() -> Self {
         let mut w = Self {
             size_prefix: true,
+            // Enough for the headers and small fields of most requests, so
+            // encoding does not grow the buffer piecemeal.
+            cur: BytesMut::with_capacity(256),
             ..Self::default()
         };
         w.cur.put_i32(0);

@@ -19,6 +19,7 @@ mod batch;
 mod builder;
 mod compression;
 mod control;
+mod crc;
 mod entries;
 mod header;
 mod legacy;

@@ -4,11 +4,11 @@
 //! bytes `[21, 61)` change, so the new CRC is derived from the old one: CRC-32C
 //! is affine, so for equal-length inputs `crc(A) ^ crc(B) = L(A ^ B)` for a
 //! linear `L`, and appending `n` bytes maps `L(X)` to `L(X || 0^n)`, which
-//! `crc32c_combine(L(X), 0, n)` computes. With `H` the old and `H'` the new
+//! [`super::crc`] computes in O(log n). With `H` the old and `H'` the new
 //! header bytes and `T` the records:
 //!
 //! ```text
-//! crc(H' || T) = crc(H || T) ^ combine(crc(H) ^ crc(H'), 0, len(T))
+//! crc(H' || T) = crc(H || T) ^ shift(crc(H) ^ crc(H'), len(T))
 //! ```
 //!
 //! This costs O(log n) whatever the batch size, but trusts the old CRC, so it
@@ -113,7 +113,7 @@ impl VerifiedBatch {
         let tail_len = self.len() - BatchHeader::LEN;
         let old_sum = crc32c::crc32c(&old.to_bytes()[CRC_START..]);
         let new_sum = crc32c::crc32c(&header.to_bytes()[CRC_START..]);
-        header.crc = old.crc ^ crc32c::crc32c_combine(old_sum ^ new_sum, 0, tail_len);
+        header.crc = old.crc ^ super::crc::shift_difference(old_sum ^ new_sum, tail_len);
         RewrittenBatch {
             header: Bytes::copy_from_slice(&header.to_bytes()),
             tail: self.records_section(),

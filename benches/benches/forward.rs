@@ -1,0 +1,43 @@
+//! The forward path against its baselines, on the same bytes:
+//!
+//! - `kafka-proto`: parse, verify every batch CRC, rewrite headers, build
+//!   Produce requests as chunks, vectored write to a sink;
+//! - `kafka-protocol`: decode every record and re-encode it (what a user of
+//!   a generated codec writes);
+//! - `memcpy`: one copy of the response bytes;
+//! - `crc32c`: one CRC-32C pass over them, the ceiling for any path that
+//!   verifies CRCs.
+//!
+//! `cargo bench -p benches --bench forward`
+
+use std::hint::black_box;
+
+use benches::input::FetchInput;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+fn forward(c: &mut Criterion) {
+    for input in FetchInput::all() {
+        let mut group = c.benchmark_group(format!("forward/{}", input.name));
+        group.throughput(Throughput::Bytes(input.frame.len() as u64));
+        group.bench_function("kafka-proto", |b| {
+            b.iter(|| benches::forward::forward(black_box(&input), &mut std::io::sink()).unwrap())
+        });
+        group.bench_function("kafka-protocol", |b| {
+            b.iter(|| benches::baseline::forward(black_box(&input), &mut std::io::sink()).unwrap())
+        });
+        let mut dst = vec![0u8; input.frame.len()];
+        group.bench_function("memcpy", |b| {
+            b.iter(|| {
+                dst.copy_from_slice(black_box(&input.frame));
+                black_box(&dst);
+            })
+        });
+        group.bench_function("crc32c", |b| {
+            b.iter(|| crc32c::crc32c(black_box(&input.frame)))
+        });
+        group.finish();
+    }
+}
+
+criterion_group!(benches, forward);
+criterion_main!(benches);

@@ -1,0 +1,107 @@
+//! The forwarding path on `kafka-proto`: decode a Fetch response, verify
+//! each batch's CRC, rewrite its header for the target's idempotent
+//! producer, and write Produce requests as vectored chunks. Record bytes are
+//! read once, by the CRC check, and never copied.
+
+use std::collections::VecDeque;
+use std::io::{IoSlice, Write};
+
+use bytes::Bytes;
+use kafka_proto::frame::{decode_response, encode_request};
+use kafka_proto::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_proto::messages::{FetchResponse, ProduceRequest};
+use kafka_proto::record::{BatchRewrite, Entries, Entry, RewrittenBatch};
+use kafka_proto::{Records, TopicRef};
+
+use crate::input::{FetchInput, FETCH_VERSION, PRODUCE_VERSION, TOPIC};
+use crate::{BenchError, Stats};
+
+/// Producer id and epoch the target would have handed out.
+const PRODUCER_ID: i64 = 7;
+const PRODUCER_EPOCH: i16 = 0;
+
+/// Forwards every batch of `input` to `sink` as Produce requests.
+pub fn forward(input: &FetchInput, sink: &mut impl Write) -> Result<Stats, BenchError> {
+    let (_, response) = decode_response::<FetchResponse>(input.frame.clone(), FETCH_VERSION)?;
+    let mut stats = Stats::default();
+    let mut queues: Vec<(i32, VecDeque<RewrittenBatch>)> = Vec::new();
+    for topic in &response.responses {
+        for partition in &topic.partitions {
+            let Some(records) = &partition.records else {
+                continue;
+            };
+            let mut queue = VecDeque::new();
+            let mut sequence = 0i32;
+            for entry in Entries::new(records.to_bytes()) {
+                let Entry::Batch(batch) = entry? else {
+                    continue;
+                };
+                if batch.is_control() {
+                    continue;
+                }
+                let count = batch.records_count();
+                let verified = batch.verify()?;
+                queue.push_back(verified.rewrite(&BatchRewrite {
+                    producer_id: PRODUCER_ID,
+                    producer_epoch: PRODUCER_EPOCH,
+                    base_sequence: sequence,
+                    ..BatchRewrite::default()
+                }));
+                sequence = sequence.wrapping_add(count);
+                stats.batches += 1;
+                stats.records += count as usize;
+            }
+            queues.push((partition.partition_index, queue));
+        }
+    }
+    // Produce v3+ takes exactly one batch per partition per request.
+    let mut correlation_id = 0;
+    loop {
+        let partition_data: Vec<PartitionProduceData> = queues
+            .iter_mut()
+            .filter_map(|(index, queue)| {
+                let batch = queue.pop_front()?;
+                let mut records = Records::new();
+                batch.append_to(&mut records);
+                Some(PartitionProduceData {
+                    index: *index,
+                    records: Some(records),
+                    ..Default::default()
+                })
+            })
+            .collect();
+        if partition_data.is_empty() {
+            break;
+        }
+        let request = ProduceRequest {
+            acks: -1,
+            timeout_ms: 30_000,
+            topic_data: vec![TopicProduceData {
+                topic: TopicRef::Name(TOPIC.into()),
+                partition_data,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        correlation_id += 1;
+        let frame = encode_request(correlation_id, Some("bench"), PRODUCE_VERSION, &request)?;
+        write_all_vectored(sink, frame.chunks())?;
+        stats.requests += 1;
+        stats.bytes_out += frame.len();
+    }
+    Ok(stats)
+}
+
+/// Writes every chunk with as few vectored writes as the sink allows.
+pub fn write_all_vectored(sink: &mut impl Write, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        let n = sink.write_vectored(slices)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! The forward path and the baseline must produce the same records, or the
+//! bench compares different work. Both outputs are parsed back as Produce
+//! requests and checked batch by batch.
+
+use bytes::{Bytes, BytesMut};
+use kafka_proto::frame::{decode_request, FrameDecoder};
+use kafka_proto::messages::ProduceRequest;
+use kafka_proto::record::{Entries, Entry};
+
+use benches::input::FetchInput;
+
+/// (partition, producer id, base sequence, record count, keys and values of uncompressed records)
+type Batch = (i32, i64, i32, i32, Vec<(Option<Bytes>, Option<Bytes>)>);
+
+fn produced(out: Vec<u8>) -> Vec<Batch> {
+    let mut buf = BytesMut::from(&out[..]);
+    let mut batches = Vec::new();
+    while let Some(frame) = FrameDecoder::default().decode(&mut buf).unwrap() {
+        let (_, req) = decode_request::<ProduceRequest>(frame).unwrap();
+        assert_eq!(req.acks, -1);
+        for topic in req.topic_data {
+            for p in topic.partition_data {
+                let records = p.records.expect("records").to_bytes();
+                let mut entries = Entries::new(records);
+                let Some(Ok(Entry::Batch(batch))) = entries.next() else {
+                    panic!("partition {} carries no batch", p.index);
+                };
+                assert!(
+                    entries.next().is_none(),
+                    "one batch per partition per request"
+                );
+                batch.verify_crc().expect("forwarded CRC is valid");
+                assert!(!batch.is_transactional());
+                let kv = if batch.compression().is_none() {
+                    batch
+                        .records()
+                        .map(|r| r.map(|r| (r.key, r.value)).unwrap())
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                batches.push((
+                    p.index,
+                    batch.producer_id(),
+                    batch.base_sequence(),
+                    batch.records_count(),
+                    kv,
+                ));
+            }
+        }
+    }
+    assert!(buf.is_empty());
+    batches
+}
+
+#[test]
+fn both_paths_forward_the_same_records() {
+    for input in FetchInput::all() {
+        let mut ours = Vec::new();
+        let stats = benches::forward::forward(&input, &mut ours).unwrap();
+        assert_eq!(stats.records, input.records, "{}", input.name);
+        assert_eq!(stats.batches, input.batches, "{}", input.name);
+        assert_eq!(stats.bytes_out, ours.len());
+
+        let mut theirs = Vec::new();
+        let base = benches::baseline::forward(&input, &mut theirs).unwrap();
+        assert_eq!(base.records, input.records, "{}", input.name);
+        assert_eq!(base.requests, stats.requests, "{}", input.name);
+
+        let ours = produced(ours);
+        let theirs = produced(theirs);
+        assert_eq!(ours.len(), input.batches, "{}", input.name);
+        assert_eq!(
+            ours, theirs,
+            "{}: the two paths produced different batches",
+            input.name
+        );
+        assert!(ours.iter().all(|b| b.1 == 7));
+    }
+}
