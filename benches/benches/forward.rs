@@ -25,6 +25,10 @@ fn forward(c: &mut Criterion) {
         group.bench_function("kafka-protocol", |b| {
             b.iter(|| benches::baseline::forward(black_box(&input), &mut std::io::sink()).unwrap())
         });
+        // Decode, split and CRC-check only: the floor under the forward path.
+        group.bench_function("kafka-proto/verify-only", |b| {
+            b.iter(|| benches::forward::verify_only(black_box(&input)).unwrap())
+        });
         let mut dst = vec![0u8; input.frame.len()];
         group.bench_function("memcpy", |b| {
             b.iter(|| {

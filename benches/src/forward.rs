@@ -92,6 +92,25 @@ pub fn forward(input: &FetchInput, sink: &mut impl Write) -> Result<Stats, Bench
     Ok(stats)
 }
 
+/// Decodes the response and checks every batch's CRC, forwarding nothing:
+/// what [`forward`] costs before rewriting and encoding.
+pub fn verify_only(input: &FetchInput) -> Result<usize, BenchError> {
+    let (_, response) = decode_response::<FetchResponse>(input.frame.clone(), FETCH_VERSION)?;
+    let mut batches = 0;
+    for partition in response.responses.iter().flat_map(|t| &t.partitions) {
+        let Some(records) = &partition.records else {
+            continue;
+        };
+        for entry in Entries::new(records.to_bytes()) {
+            if let Entry::Batch(batch) = entry? {
+                batch.verify_crc()?;
+                batches += 1;
+            }
+        }
+    }
+    Ok(batches)
+}
+
 /// Writes every chunk with as few vectored writes as the sink allows.
 pub fn write_all_vectored(sink: &mut impl Write, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();

@@ -97,7 +97,7 @@ impl VerifiedBatch {
     /// one; the records section is neither read nor copied.
     pub fn rewrite(&self, new: &BatchRewrite) -> RewrittenBatch {
         let old = *self.header();
-        let mut header = BatchHeader {
+        let header = BatchHeader {
             base_offset: new.base_offset,
             partition_leader_epoch: new.partition_leader_epoch,
             producer_id: new.producer_id,
@@ -111,11 +111,14 @@ impl VerifiedBatch {
             ..old
         };
         let tail_len = self.len() - BatchHeader::LEN;
-        let old_sum = crc32c::crc32c(&old.to_bytes()[CRC_START..]);
-        let new_sum = crc32c::crc32c(&header.to_bytes()[CRC_START..]);
-        header.crc = old.crc ^ super::crc::shift_difference(old_sum ^ new_sum, tail_len);
+        let old_sum = crc32c::crc32c(&self.as_bytes()[CRC_START..BatchHeader::LEN]);
+        let mut bytes = header.to_bytes();
+        let new_sum = crc32c::crc32c(&bytes[CRC_START..]);
+        // A valid batch is shorter than 2^31 bytes: its length is an int32.
+        let crc = old.crc ^ super::crc::shift_difference(old_sum ^ new_sum, tail_len as u32);
+        bytes[CRC_START - 4..CRC_START].copy_from_slice(&crc.to_be_bytes());
         RewrittenBatch {
-            header: Bytes::copy_from_slice(&header.to_bytes()),
+            header: Bytes::copy_from_slice(&bytes),
             tail: self.records_section(),
         }
     }
