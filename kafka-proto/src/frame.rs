@@ -297,6 +297,11 @@ pub fn decode_any_request(frame: Bytes) -> Result<(RequestHeader, RequestBody), 
 
 /// Decodes a response frame (without its size prefix) to a request of API
 /// `R::API_KEY` sent as `version`.
+///
+/// Bytes after a complete response are ignored, as the Java client and
+/// librdkafka ignore them (librdkafka's mock broker appends one to flexible
+/// Metadata responses); everything inside the message is checked. Requests,
+/// which this crate decodes only as a broker or test peer, are strict.
 pub fn decode_response<R: Response>(
     frame: Bytes,
     version: i16,
@@ -304,11 +309,11 @@ pub fn decode_response<R: Response>(
     let mut r = Reader::new(&frame);
     let header = ResponseHeader::decode(&mut r, R::API_KEY.response_header_version(version))?;
     let body = R::decode(&mut r, version)?;
-    finish(&r, R::NAME)?;
     Ok((header, body))
 }
 
-/// Decodes a response frame of any API this crate speaks.
+/// Decodes a response frame of any API this crate speaks; trailing bytes
+/// are ignored as in [`decode_response`].
 pub fn decode_any_response(
     api_key: ApiKey,
     version: i16,
@@ -317,7 +322,6 @@ pub fn decode_any_response(
     let mut r = Reader::new(&frame);
     let header = ResponseHeader::decode(&mut r, api_key.response_header_version(version))?;
     let body = ResponseBody::decode(api_key, version, &mut r)?;
-    finish(&r, "response body")?;
     Ok((header, body))
 }
 
@@ -362,6 +366,34 @@ mod tests {
         let mut buf = BytesMut::from(&[0x04, 0x00, 0x00, 0x00][..]);
         assert_eq!(FrameDecoder::default().decode(&mut buf).unwrap(), None);
         assert!(buf.capacity() <= 4 + READ_AHEAD + 64);
+    }
+
+    #[test]
+    fn responses_ignore_trailing_bytes_but_not_truncation() {
+        use crate::messages::MetadataResponse;
+        let resp = MetadataResponse {
+            controller_id: 3,
+            ..Default::default()
+        };
+        let frame = encode_response(1, 12, &resp).unwrap().to_bytes().slice(4..);
+        let mut padded = frame.to_vec();
+        padded.push(0);
+        let (_, got) = decode_response::<MetadataResponse>(Bytes::from(padded), 12).unwrap();
+        assert_eq!(got.controller_id, 3);
+        let short = frame.slice(..frame.len() - 1);
+        assert!(decode_response::<MetadataResponse>(short, 12).is_err());
+    }
+
+    #[test]
+    fn requests_refuse_trailing_bytes() {
+        use crate::messages::MetadataRequest;
+        let frame = encode_request(1, None, 12, &MetadataRequest::default())
+            .unwrap()
+            .to_bytes();
+        let mut padded = frame.slice(4..).to_vec();
+        padded.push(0);
+        let err = decode_request::<MetadataRequest>(Bytes::from(padded)).unwrap_err();
+        assert!(matches!(err.kind, DecodeErrorKind::Invalid(_)), "{err}");
     }
 
     #[test]
