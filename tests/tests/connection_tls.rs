@@ -1,0 +1,299 @@
+//! TLS and mutual TLS through a real TLS server (`stunnel4`) in front of
+//! Tansu or the fake broker: the full round trip, PEM, PKCS#12 and JKS
+//! trust and identity, and the failures users hit (unknown CA, host name
+//! mismatch, expired certificate, missing client certificate, protocol
+//! mismatch), each with an error that says what to fix.
+//!
+//! Needs `tansu`, `stunnel4` and `openssl` (`.ci/install-deps`).
+
+use std::time::Duration;
+
+use integration_tests::{
+    fake_broker::{FakeBroker, FakeOptions},
+    pki::{Pki, Validity},
+    round_trip,
+    tls_proxy::TlsProxy,
+    TansuBroker, TansuOptions,
+};
+use kafka_proto::messages::MetadataRequest;
+use replicator_core::{
+    ClientIdentity, Cluster, ClusterConfig, Connection, ConnectionConfig, Error, Password,
+    SecurityProtocol, TlsConfig, TrustStore,
+};
+
+fn tls_config(tls: TlsConfig) -> ConnectionConfig {
+    ConnectionConfig {
+        security_protocol: SecurityProtocol::Ssl,
+        tls,
+        connect_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(20),
+        ..ConnectionConfig::default()
+    }
+}
+
+fn pki() -> Pki {
+    Pki::new("integration CA").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fake broker behind a TLS proxy whose server certificate is for
+/// `sans` (and valid or not), optionally requiring client certificates.
+async fn fake_behind_tls(
+    pki: &mut Pki,
+    sans: &[&str],
+    validity: Validity,
+    mutual: bool,
+) -> (FakeBroker, TlsProxy) {
+    let fake = FakeBroker::start(FakeOptions::default()).await.unwrap();
+    let server = pki.server("server", sans, validity).unwrap();
+    let ca = pki.ca_cert.clone();
+    let proxy = TlsProxy::start(None, fake.addr(), &server, mutual.then_some(ca.as_path()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (fake, proxy)
+}
+
+async fn connect(addr: &str, cfg: ConnectionConfig) -> Result<Connection, Error> {
+    let conn = Connection::connect(addr.parse().unwrap(), cfg).await?;
+    // With TLS 1.3 a refused client certificate shows on the first read.
+    conn.send(&MetadataRequest::default()).await?;
+    Ok(conn)
+}
+
+#[tokio::test]
+async fn round_trip_of_every_api_through_tls_and_mtls() {
+    let mut pki = pki();
+    let front_port = integration_tests::ports::free_port().unwrap();
+    let broker = TansuBroker::start_with(TansuOptions {
+        advertised_port: Some(front_port),
+        ..TansuOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    broker.create_topic("secure", 2).unwrap();
+    let server = pki
+        .server("server", &["localhost", "127.0.0.1"], Validity::Current)
+        .unwrap();
+    let proxy = TlsProxy::start(Some(front_port), broker.addr(), &server, Some(&pki.ca_cert))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let client = pki.client("client", "replicator").unwrap();
+
+    let cfg = ClusterConfig {
+        connection: tls_config(
+            TlsConfig::with_ca_file(&pki.ca_cert).client_pem_files(&client.cert, &client.key),
+        ),
+        ..ClusterConfig::new(proxy.bootstrap())
+    };
+    let cluster = Cluster::connect(cfg)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+    let rt = round_trip::run(&cluster, "secure", 0, "tls-group").await;
+    assert_eq!(rt.fetched[..3], ["alpha", "beta", "gamma"]);
+    // Every broker connection went through the proxy (the advertised port).
+    let meta = cluster.metadata();
+    assert!(
+        meta.brokers
+            .values()
+            .all(|b| b.address.port() == front_port),
+        "{meta:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_name_is_verified_by_dns_name_and_ip_san() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(
+        &mut pki,
+        &["localhost", "127.0.0.1"],
+        Validity::Current,
+        false,
+    )
+    .await;
+    let trust = || TlsConfig::with_ca_file(&pki.ca_cert);
+    connect(&proxy.bootstrap(), tls_config(trust()))
+        .await
+        .unwrap();
+    connect(&proxy.bootstrap_localhost(), tls_config(trust()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn pkcs12_truststore_and_keystore_as_java_users_have_them() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let client = pki.client("client", "replicator").unwrap();
+    let truststore = pki.pkcs12_truststore("trust-pw").unwrap();
+    let keystore = pki.pkcs12_keystore(&client, "key-pw").unwrap();
+    let tls = TlsConfig {
+        trust: TrustStore::Pkcs12 {
+            path: truststore.clone(),
+            password: Some(Password::new("trust-pw")),
+        },
+        identity: Some(ClientIdentity::Pkcs12 {
+            path: keystore.clone(),
+            password: Some(Password::new("key-pw")),
+        }),
+        ..TlsConfig::default()
+    };
+    connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+
+    let bad = TlsConfig {
+        trust: TrustStore::Pkcs12 {
+            path: truststore,
+            password: Some(Password::new("not-it")),
+        },
+        ..TlsConfig::default()
+    };
+    let err = connect(&proxy.bootstrap(), tls_config(bad))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("truststore.p12") && msg.contains("wrong password"),
+        "{msg}"
+    );
+    assert!(!msg.contains("not-it"), "{msg}");
+}
+
+#[tokio::test]
+async fn jks_truststore_with_pem_client_certificate() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let client = pki.client("client", "replicator").unwrap();
+    let tls = TlsConfig {
+        trust: TrustStore::Jks {
+            path: pki.jks_truststore("changeit").unwrap(),
+            password: Some(Password::new("changeit")),
+        },
+        ..TlsConfig::default()
+    }
+    .client_pem_files(&client.cert, &client.key);
+    connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_ca_is_refused_with_a_hint() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, false).await;
+    let other = Pki::new("some other CA").unwrap();
+    let err = connect(
+        &proxy.bootstrap(),
+        tls_config(TlsConfig::with_ca_file(&other.ca_cert)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("not signed by a trusted CA"), "{msg}");
+    assert!(msg.contains(&proxy.bootstrap()), "{msg}");
+    assert!(msg.contains("truststore"), "{msg}");
+}
+
+#[tokio::test]
+async fn host_name_mismatch_is_refused_with_a_hint() {
+    let mut pki = pki();
+    let (_fake, proxy) =
+        fake_behind_tls(&mut pki, &["kafka.example.com"], Validity::Current, false).await;
+    let err = connect(
+        &proxy.bootstrap(),
+        tls_config(TlsConfig::with_ca_file(&pki.ca_cert)),
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("not valid for \"127.0.0.1\""), "{msg}");
+    assert!(msg.contains("subjectAltName"), "{msg}");
+
+    // Naming the certificate's host explicitly makes it acceptable.
+    let tls = TlsConfig {
+        server_name: Some("kafka.example.com".into()),
+        ..TlsConfig::with_ca_file(&pki.ca_cert)
+    };
+    connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_certificate_is_refused_with_a_hint() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Expired, false).await;
+    let err = connect(
+        &proxy.bootstrap(),
+        tls_config(TlsConfig::with_ca_file(&pki.ca_cert)),
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("has expired"), "{msg}");
+    assert!(msg.contains("Renew"), "{msg}");
+}
+
+#[tokio::test]
+async fn missing_client_certificate_is_refused_with_a_hint() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let err = connect(
+        &proxy.bootstrap(),
+        tls_config(TlsConfig::with_ca_file(&pki.ca_cert)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("client certificate"), "{msg}");
+}
+
+#[tokio::test]
+async fn client_certificate_from_an_untrusted_ca_is_refused() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let mut rogue = Pki::new("rogue CA").unwrap();
+    let client = rogue.client("client", "intruder").unwrap();
+    let tls = TlsConfig::with_ca_file(&pki.ca_cert).client_pem_files(&client.cert, &client.key);
+    let err = connect(&proxy.bootstrap(), tls_config(tls))
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    assert!(msg.contains("client certificate"), "{msg}");
+}
+
+#[tokio::test]
+async fn insecure_skip_verification_accepts_anything_by_its_name() {
+    let mut pki = pki();
+    let (_fake, proxy) =
+        fake_behind_tls(&mut pki, &["elsewhere.example"], Validity::Expired, false).await;
+    let tls = TlsConfig {
+        trust: TrustStore::Mozilla,
+        ..TlsConfig::default()
+    }
+    .insecure_skip_verification();
+    let logs = integration_tests::log_capture::Logs::capture();
+    connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+    let text = logs.text();
+    assert!(
+        text.contains("WARN") && text.contains("verification is OFF"),
+        "no warning logged: {text}"
+    );
+}
+
+#[tokio::test]
+async fn protocol_mismatches_are_named() {
+    let mut pki = pki();
+    let (fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, false).await;
+
+    // PLAINTEXT client on the TLS port.
+    let err = connect(&proxy.bootstrap(), ConnectionConfig::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("SSL"), "{err}");
+
+    // SSL client on the plaintext port.
+    let err = connect(
+        &fake.bootstrap(),
+        tls_config(TlsConfig::with_ca_file(&pki.ca_cert)),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("TLS"), "{msg}");
+}
