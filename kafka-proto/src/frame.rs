@@ -246,19 +246,11 @@ pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
     r.i32("ResponseHeader.CorrelationId")
 }
 
-fn finish(r: &Reader<'_>, message: &'static str) -> Result<(), DecodeError> {
-    if r.is_empty() {
-        Ok(())
-    } else {
-        Err(DecodeError {
-            field: message,
-            offset: r.position(),
-            kind: DecodeErrorKind::Invalid("unexpected bytes after the end of the message"),
-        })
-    }
-}
-
 /// Decodes a request frame (without its size prefix) whose API is `R`.
+///
+/// Bytes after a complete request are ignored, as Kafka's broker ignores
+/// them: librdkafka 2.16, for one, sends three after some Metadata v12
+/// requests.
 pub fn decode_request<R: Request>(frame: Bytes) -> Result<(RequestHeader, R), DecodeError> {
     let prefix = peek_request(&frame)?;
     if prefix.api_key != R::API_KEY.key() {
@@ -276,7 +268,6 @@ pub fn decode_request<R: Request>(frame: Bytes) -> Result<(RequestHeader, R), De
         R::API_KEY.request_header_version(prefix.api_version),
     )?;
     let body = R::decode(&mut r, prefix.api_version)?;
-    finish(&r, R::NAME)?;
     Ok((header, body))
 }
 
@@ -291,7 +282,6 @@ pub fn decode_any_request(frame: Bytes) -> Result<(RequestHeader, RequestBody), 
     let mut r = Reader::new(&frame);
     let header = RequestHeader::decode(&mut r, api_key.request_header_version(prefix.api_version))?;
     let body = RequestBody::decode(api_key, prefix.api_version, &mut r)?;
-    finish(&r, "request body")?;
     Ok((header, body))
 }
 
@@ -300,8 +290,7 @@ pub fn decode_any_request(frame: Bytes) -> Result<(RequestHeader, RequestBody), 
 ///
 /// Bytes after a complete response are ignored, as the Java client and
 /// librdkafka ignore them (librdkafka's mock broker appends one to flexible
-/// Metadata responses); everything inside the message is checked. Requests,
-/// which this crate decodes only as a broker or test peer, are strict.
+/// Metadata responses); everything inside the message is checked.
 pub fn decode_response<R: Response>(
     frame: Bytes,
     version: i16,
@@ -385,15 +374,15 @@ mod tests {
     }
 
     #[test]
-    fn requests_refuse_trailing_bytes() {
+    fn requests_ignore_trailing_bytes_too() {
         use crate::messages::MetadataRequest;
         let frame = encode_request(1, None, 12, &MetadataRequest::default())
             .unwrap()
             .to_bytes();
         let mut padded = frame.slice(4..).to_vec();
-        padded.push(0);
-        let err = decode_request::<MetadataRequest>(Bytes::from(padded)).unwrap_err();
-        assert!(matches!(err.kind, DecodeErrorKind::Invalid(_)), "{err}");
+        padded.extend_from_slice(&[1, 0, 0]);
+        let (header, _) = decode_request::<MetadataRequest>(Bytes::from(padded)).unwrap();
+        assert_eq!(header.correlation_id, 1);
     }
 
     #[test]
