@@ -7,7 +7,8 @@ How to run (from the repository root):
     .venv/bin/python scripts/capture-fixtures.py
 
 Options: ``--out DIR`` (default kafka-proto/tests/fixtures), ``--tansu PATH``,
-``--keep-tmp`` (keep the broker's temp dirs and logs), ``--no-sasl``,
+``--keep-tmp`` (keep the broker's temp dirs and logs, and the pcap), ``--no-sasl``,
+``--no-mock``,
 ``-v`` (log every captured frame).
 
 What it does:
@@ -29,6 +30,19 @@ What it does:
 4. Optionally (default on) a second broker with SCRAM users and
    ``--authentication``, for SaslHandshake/SaslAuthenticate (a good and a
    wrong password).
+4b. Optionally (default on, ``--no-mock`` to skip) transaction markers from
+   librdkafka's mock cluster, since Tansu cannot write them: a client with
+   ``test.mock.num.brokers=1`` runs the mock in-process on a real
+   127.0.0.1 port (seen in ``list_topics().brokers``).  A transactional
+   producer commits one transaction and aborts the next on one partition,
+   then a read_committed and a read_uncommitted consumer fetch it from
+   offset 0.  ``tshark -i lo`` captures that port (needs tshark and the
+   right to capture, e.g. root); each TCP stream is reassembled per
+   direction from the pcap and split and paired exactly like the proxy
+   does.  Kept: the consumers' Fetch exchanges whose response holds a
+   COMMIT or an ABORT marker (scenario ``mock-transactions``, responses
+   under ``<out>/librdkafka-mock/``, peer ``librdkafka-mock``), numbered
+   after the Tansu exchanges.
 5. Keeps a small deduplicated set of exchanges: at most 3 per
    (api_key, api_version) (first, largest request, largest response), plus
    every Produce request / Fetch response that shows a record-batch kind
@@ -37,14 +51,24 @@ What it does:
 6. Writes each kept frame, size prefix stripped, to
    ``<out>/librdkafka/<nnn>_<api>_v<ver>_request.bin`` and
    ``<out>/tansu/<nnn>_<api>_v<ver>_response.bin``, plus ``<out>/manifest.json``.
-   Old ``*.bin`` files in those two folders are removed first.
+   Old ``*.bin`` files in those folders are removed first.
+
+librdkafka 2.16.0 mock quirks met here:
+- Transaction markers are written to the log (COMMIT after the committed
+  data, ABORT after the aborted data, coordinator epoch 0) but with a zero
+  CRC, baseTimestamp 0 and producer epoch 0; ``scan_batches`` accepts such
+  a one-record uncompressed control batch and records ``crc_valid: false``.
+- Aborted data stays in the log, and Fetch answers read_committed with
+  LSO = high watermark and an empty AbortedTransactions list, so librdkafka
+  delivers the aborted records to a read_committed consumer too.
 
 Tansu 0.6.0 quirks met here (see also shared/TEST-INFRA.md):
 - sqlite storage: DeleteTopics deletes *every* topic; Fetch of snappy
   batches fails (UnexpectedType("Snappy")), memory storage serves them.
 - EndTxn (26) is not advertised: librdkafka cannot commit or abort, so no
   control batch (transaction marker) is ever written, and open
-  transactional data is returned even under read_committed.
+  transactional data is returned even under read_committed.  The markers
+  come from the librdkafka mock instead (step 4b).
 - ConsumerGroupDescribe (69) is advertised but the connection is dropped.
 
 The bytes are not identical between runs (timestamps of the broker, producer
@@ -205,14 +229,17 @@ def scan_batches(frame: bytes) -> list[dict]:
             p += 1
             continue
         (stored,) = struct.unpack_from(">I", frame, p + 17)
-        if crc32c(frame[p + 21:end]) != stored:
+        (attrs,) = struct.unpack_from(">h", frame, p + 21)
+        (count,) = struct.unpack_from(">i", frame, p + 57)
+        crc_valid = crc32c(frame[p + 21:end]) == stored
+        # librdkafka's mock cluster writes its transaction markers with a
+        # zero CRC: accept an uncompressed one-record control batch so.
+        if not crc_valid and not (stored == 0 and attrs & 0x27 == 0x20 and count == 1):
             p += 1
             continue
         (base_offset,) = struct.unpack_from(">q", frame, p)
-        (attrs,) = struct.unpack_from(">h", frame, p + 21)
         (producer_id,) = struct.unpack_from(">q", frame, p + 43)
-        (count,) = struct.unpack_from(">i", frame, p + 57)
-        out.append({
+        batch = {
             "frame_offset": p,
             "base_offset": base_offset,
             "batch_size": 12 + length,
@@ -223,9 +250,45 @@ def scan_batches(frame: bytes) -> list[dict]:
             "control": bool(attrs & 0x20),
             "producer_id": producer_id,
             "records_count": count,
-        })
+            "crc_valid": crc_valid,
+        }
+        if attrs & 0x20:
+            batch["control_type"] = control_type(frame, p)
+        out.append(batch)
         p = end
     return out
+
+
+def control_type(frame: bytes, p: int) -> int | None:
+    """The type in the key of the first record of the uncompressed control
+    batch at ``p`` (0 ABORT, 1 COMMIT), or None."""
+    if frame[p + 22] & 7:
+        return None
+    q = p + 61
+    _length, q = _varint(frame, q)
+    q += 1  # attributes
+    _ts_delta, q = _varint(frame, q)
+    _offset_delta, q = _varint(frame, q)
+    key_len, q = _varint(frame, q)
+    if key_len < 4:
+        return None
+    return struct.unpack_from(">h", frame, q + 2)[0]
+
+
+def _uvarint(d: bytes, p: int) -> tuple[int, int]:
+    v = shift = 0
+    while True:
+        b = d[p]
+        p += 1
+        v |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return v, p
+        shift += 7
+
+
+def _varint(d: bytes, p: int) -> tuple[int, int]:
+    v, p = _uvarint(d, p)
+    return (v >> 1) ^ -(v & 1), p
 
 
 def batch_kinds(batches: list[dict]) -> set[tuple]:
@@ -252,6 +315,7 @@ class Exchange:
     client_id: str | None
     request: Frame
     response: Frame | None = None
+    peer: str = "tansu"  # who answered; names the responses' folder
 
 
 class Recorder:
@@ -834,6 +898,246 @@ def sasl_traffic(tansu_bin: str, recorder: Recorder, workroot: Path, steps: Step
 
 
 # --------------------------------------------------------------------------
+# librdkafka mock cluster: transaction markers (tshark capture)
+# --------------------------------------------------------------------------
+
+MOCK_TOPIC = "fx-mock-txn"
+MOCK_SCENARIO = "mock-transactions"
+MOCK_PEER = "librdkafka-mock"
+
+
+def tshark_bin() -> str | None:
+    return shutil.which("tshark")
+
+
+class Tshark:
+    """``tshark -i lo -f "tcp port PORT" -w FILE`` for the life of the block."""
+
+    def __init__(self, binary: str, port: int, pcap: Path) -> None:
+        self.binary = binary
+        self.port = port
+        self.pcap = pcap
+        self.proc: subprocess.Popen | None = None
+        self.err_path = pcap.with_suffix(".stderr")
+
+    def __enter__(self) -> "Tshark":
+        errf = open(self.err_path, "wb")
+        self.proc = subprocess.Popen(
+            [self.binary, "-i", "lo", "-f", f"tcp port {self.port}", "-w", str(self.pcap)],
+            stdout=subprocess.DEVNULL, stderr=errf, stdin=subprocess.DEVNULL)
+        errf.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if b"Capturing on" in self.err_path.read_bytes():
+                time.sleep(0.3)
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        self._stop()
+        raise RuntimeError("tshark did not start capturing: "
+                           + self.err_path.read_text(errors="replace")[-1000:])
+
+    def __exit__(self, *exc) -> None:
+        time.sleep(0.5)  # let the last packets reach the capture file
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def pcap_streams(binary: str, pcap: Path, port: int) -> dict[tuple[int, bool], bytes]:
+    """Each TCP stream's payload bytes per direction, in sequence order.
+
+    Key: (tcp.stream, is_request), a request being sent *to* ``port``.
+    Retransmitted segments are dropped; a gap raises.
+    """
+    res = subprocess.run(
+        [binary, "-r", str(pcap), "-Y", "tcp.len > 0", "-T", "fields",
+         "-e", "tcp.stream", "-e", "tcp.dstport", "-e", "tcp.seq_raw", "-e", "tcp.payload"],
+        capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise RuntimeError(f"tshark -r failed: {res.stderr.strip()}")
+    segs: dict[tuple[int, bool], dict[int, bytes]] = {}
+    for line in res.stdout.splitlines():
+        stream, dport, seq, payload = line.split("\t")
+        data = bytes.fromhex(payload.replace(":", ""))
+        segs.setdefault((int(stream), int(dport) == port), {}).setdefault(int(seq), data)
+    out = {}
+    for key, by_seq in segs.items():
+        first = min(by_seq)  # no wrap-around in a capture this short
+        buf = bytearray()
+        for seq in sorted(by_seq):
+            at = (seq - first) % (1 << 32)
+            data = by_seq[seq]
+            if at > len(buf):
+                raise RuntimeError(f"tcp stream {key[0]}: {at - len(buf)} bytes missing")
+            buf += data[len(buf) - at:]  # tolerate overlapping retransmits
+        out[key] = bytes(buf)
+    return out
+
+
+def pcap_exchanges(streams: dict[tuple[int, bool], bytes], recorder: Recorder,
+                   scenario: str) -> list[Exchange]:
+    """Splits the streams into frames and pairs them like the proxy does."""
+    exchanges = []
+    for stream in sorted({s for s, _ in streams}):
+        pending: deque[Exchange] = deque()
+        for data in _frames(bytearray(streams.get((stream, True), b""))):
+            if len(data) < 8:
+                continue
+            key, ver, corr = struct.unpack_from(">hhi", data, 0)
+            client_id = None
+            if len(data) >= 10:
+                (cid_len,) = struct.unpack_from(">h", data, 8)
+                if 0 <= cid_len <= len(data) - 10:
+                    client_id = data[10:10 + cid_len].decode("utf-8", "replace")
+            ex = Exchange(scenario, stream, key, ver, corr, client_id,
+                          Frame(recorder.next_seq(), data), peer=MOCK_PEER)
+            pending.append(ex)
+            exchanges.append(ex)
+        for data in _frames(bytearray(streams.get((stream, False), b""))):
+            if len(data) < 4:
+                continue
+            (corr,) = struct.unpack_from(">i", data, 0)
+            while pending and pending[0].correlation_id != corr:
+                pending.popleft()
+            if pending:
+                pending.popleft().response = Frame(recorder.next_seq(), data)
+    return exchanges
+
+
+def fetch_isolation_level(e: Exchange) -> int | None:
+    """READ_UNCOMMITTED (0) or READ_COMMITTED (1) from a Fetch v4+ request."""
+    d = e.request.data
+    if e.api_key != 1 or e.api_version < 4:
+        return None
+    try:
+        return _fetch_isolation_level(e, d)
+    except (IndexError, struct.error):
+        return None
+
+
+def _fetch_isolation_level(e: Exchange, d: bytes) -> int:
+    p = 8
+    (cid_len,) = struct.unpack_from(">h", d, p)
+    p += 2 + max(cid_len, 0)
+    if e.api_version >= 12:  # request header v2: tagged fields
+        p = _skip_tagged(d, p)
+    if e.api_version <= 14:
+        p += 4  # ReplicaId
+    p += 12  # MaxWaitMs, MinBytes, MaxBytes
+    return d[p]
+
+
+def _skip_tagged(d: bytes, p: int) -> int:
+    n, p = _uvarint(d, p)
+    for _ in range(n):
+        _tag, p = _uvarint(d, p)
+        size, p = _uvarint(d, p)
+        p += size
+    return p
+
+
+def mock_traffic(workroot: Path, recorder: Recorder, steps: Steps) -> tuple[list[Exchange], str]:
+    """One committed and one aborted transaction on librdkafka's mock
+    cluster, then read_committed and read_uncommitted consumers fetching the
+    partition from offset 0, captured with tshark on loopback.
+
+    The mock is no proxy target (a client with ``test.mock.num.brokers``
+    runs it in-process and ignores ``bootstrap.servers``), so its traffic is
+    captured off the wire.  Needs tshark and the rights to capture on lo.
+    """
+    tshark = tshark_bin()
+    if tshark is None:
+        raise RuntimeError("tshark not found (Debian package tshark)")
+    mock_version = f"librdkafka {confluent_kafka.libversion()[0]} mock cluster"
+    # The producer owns the mock cluster: it lives as long as this client.
+    p = Producer({"test.mock.num.brokers": 1, "client.id": f"{CLIENT_ID}-txn",
+                  "transactional.id": "fx-mock-txn-producer", "linger.ms": 5,
+                  "compression.type": "none", "log_level": 4})
+    try:
+        brokers = p.list_topics(timeout=10).brokers
+        if len(brokers) != 1:
+            raise RuntimeError(f"expected one mock broker, got {brokers}")
+        broker = next(iter(brokers.values()))
+        bootstrap = f"{broker.host}:{broker.port}"
+        log(f"librdkafka mock broker on {bootstrap}")
+        pcap = workroot / "mock.pcap"
+        with Tshark(tshark, broker.port, pcap):
+            p.init_transactions(30)
+            p.begin_transaction()
+            for i in range(3):
+                p.produce(MOCK_TOPIC, partition=0, key=f"commit-{i}".encode(),
+                          value=value(i, "committed"), timestamp=BASE_TS + i)
+            p.flush(30)
+            p.commit_transaction(30)
+            p.begin_transaction()
+            for i in range(2):
+                p.produce(MOCK_TOPIC, partition=0, key=f"abort-{i}".encode(),
+                          value=value(i, "aborted"), timestamp=BASE_TS + 10 + i)
+            p.flush(30)
+            p.abort_transaction(30)
+            for iso in ("read_committed", "read_uncommitted"):
+                steps.run(f"mock consume {MOCK_TOPIC} ({iso})",
+                          lambda iso=iso: mock_consume(bootstrap, iso))
+        streams = pcap_streams(tshark, pcap, broker.port)
+    finally:
+        p = None
+    exchanges = pcap_exchanges(streams, recorder, MOCK_SCENARIO)
+    log(f"mock: {len(exchanges)} exchanges on {len({e.conn for e in exchanges})} connections")
+    return exchanges, mock_version
+
+
+def mock_consume(bootstrap: str, isolation: str) -> None:
+    c = Consumer(base_conf(bootstrap, **{
+        "group.id": f"grp-mock-{isolation}", "enable.auto.commit": False,
+        "isolation.level": isolation, "enable.partition.eof": True,
+        "fetch.wait.max.ms": 100}))
+    got = []
+    try:
+        c.assign([TopicPartition(MOCK_TOPIC, 0, 0)])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    break
+                raise KafkaException(msg.error())
+            got.append((msg.offset(), msg.key().decode()))
+    finally:
+        c.close()
+    log(f"mock {isolation} consumer got {got}")
+    if not got:
+        raise RuntimeError(f"nothing consumed from the mock ({isolation})")
+
+
+def select_mock(exchanges: list[Exchange]) -> list[Exchange]:
+    """The consumers' Fetch exchanges whose response holds a transaction
+    marker: the first for each marker type (read_committed runs first)."""
+    chosen = []
+    seen: set[int] = set()
+    for e in exchanges:
+        if e.api_key != 1 or e.response is None or e.client_id != CLIENT_ID:
+            continue
+        types = {b.get("control_type") for b in frame_batches(e.response, 1)
+                 if b["control"]} - {None}
+        if types - seen:
+            seen |= types
+            chosen.append(e)
+    return chosen
+
+
+# --------------------------------------------------------------------------
 # Selection and output
 # --------------------------------------------------------------------------
 
@@ -917,10 +1221,10 @@ def e_kinds(e: Exchange) -> set[tuple]:
 
 
 def write_fixtures(out: Path, chosen: list[Exchange], client_version: str,
-                   broker_version: str, steps: Steps) -> dict:
+                   brokers: dict[str, str], steps: Steps) -> dict:
+    """``brokers``: peer name (the responses' folder) -> its version."""
     req_dir = out / "librdkafka"
-    resp_dir = out / "tansu"
-    for d in (req_dir, resp_dir):
+    for d in [req_dir] + [out / peer for peer in brokers]:
         d.mkdir(parents=True, exist_ok=True)
         for old in d.glob("*.bin"):
             old.unlink()
@@ -929,7 +1233,7 @@ def write_fixtures(out: Path, chosen: list[Exchange], client_version: str,
         base = f"{n:03d}_{api_name(e.api_key)}_v{e.api_version}"
         sides = [("request", req_dir, e.request)]
         if e.response is not None:
-            sides.append(("response", resp_dir, e.response))
+            sides.append(("response", out / e.peer, e.response))
         for direction, d, frame in sides:
             path = d / f"{base}_{direction}.bin"
             path.write_bytes(frame.data)
@@ -937,7 +1241,7 @@ def write_fixtures(out: Path, chosen: list[Exchange], client_version: str,
                 "path": str(path.relative_to(out)),
                 "exchange": n,
                 "direction": direction,
-                "peer": "librdkafka" if direction == "request" else "tansu",
+                "peer": "librdkafka" if direction == "request" else e.peer,
                 "api_key": e.api_key,
                 "api_name": api_name(e.api_key),
                 "api_version": e.api_version,
@@ -947,21 +1251,40 @@ def write_fixtures(out: Path, chosen: list[Exchange], client_version: str,
                 "size": len(frame.data),
                 "sha256": hashlib.sha256(frame.data).hexdigest(),
                 "client": client_version,
-                "broker": broker_version,
+                "broker": brokers[e.peer],
             }
             batches = frame_batches(frame, e.api_key) if (
                 (e.api_key == 0 and direction == "request")
                 or (e.api_key == 1 and direction == "response")) else []
             if batches:
                 entry["batches"] = batches
+            if e.api_key == 1:
+                iso = fetch_isolation_level(e)
+                if iso is not None:
+                    entry["isolation_level"] = ("read_committed" if iso == 1
+                                                else "read_uncommitted")
             files.append(entry)
+    description = ("Kafka frames captured between librdkafka and Tansu by "
+                   "scripts/capture-fixtures.py; each .bin is one frame without "
+                   "its 4-byte size prefix (request header + body, or "
+                   "response header + body).")
+    if MOCK_PEER in brokers:
+        description += (
+            f" Scenario {MOCK_SCENARIO!r} comes from librdkafka's mock cluster "
+            f"({brokers[MOCK_PEER]}, a client with test.mock.num.brokers=1), not "
+            "from Tansu, which has no EndTxn: a transactional producer commits one "
+            "transaction and aborts the next, then read_committed and "
+            "read_uncommitted consumers fetch the partition from offset 0; the "
+            "consumers' traffic was captured with tshark on loopback. Its "
+            f"responses are in {MOCK_PEER}/ (peer {MOCK_PEER!r}): the Fetch "
+            "responses holding the COMMIT and the ABORT marker. The mock writes "
+            "markers with a zero CRC (batches[].crc_valid = false) and answers "
+            "read_committed fetches with an empty AbortedTransactions list.")
     manifest = {
-        "description": "Kafka frames captured between librdkafka and Tansu by "
-                       "scripts/capture-fixtures.py; each .bin is one frame without "
-                       "its 4-byte size prefix (request header + body, or "
-                       "response header + body).",
+        "description": description,
         "client": client_version,
-        "broker": broker_version,
+        "broker": brokers["tansu"],
+        "brokers": brokers,
         "steps_failed": steps.failed,
         "files": files,
     }
@@ -994,6 +1317,8 @@ def main() -> int:
     ap.add_argument("--tansu", help="path to the tansu binary")
     ap.add_argument("--keep-tmp", action="store_true")
     ap.add_argument("--no-sasl", action="store_true")
+    ap.add_argument("--no-mock", action="store_true",
+                    help="skip the librdkafka mock cluster scenario (needs tshark)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     VERBOSE = args.verbose
@@ -1007,6 +1332,8 @@ def main() -> int:
     workroot = Path(tempfile.mkdtemp(prefix="capture-fixtures-"))
     recorder = Recorder()
     steps = Steps()
+    brokers = {"tansu": broker_version}
+    mock_exchanges: list[Exchange] = []
     proxy = None
     broker = None
     try:
@@ -1037,6 +1364,11 @@ def main() -> int:
         broker = proxy = None
         if not args.no_sasl:
             sasl_traffic(tansu_bin, recorder, workroot, steps)
+        if not args.no_mock:
+            mock = steps.run("librdkafka mock cluster transactions (tshark)",
+                             lambda: mock_traffic(workroot, recorder, steps))
+            if mock:
+                mock_exchanges, brokers[MOCK_PEER] = mock
     finally:
         if broker:
             broker.stop()
@@ -1052,7 +1384,10 @@ def main() -> int:
     log(f"captured {len(exchanges)} exchanges "
         f"({recorder.unmatched_responses} unmatched responses)")
     chosen = select(exchanges)
-    manifest = write_fixtures(args.out, chosen, client_version, broker_version, steps)
+    mock_chosen = select_mock(mock_exchanges)
+    if mock_exchanges and not mock_chosen:
+        steps.failed.append("librdkafka mock: no Fetch response held a transaction marker")
+    manifest = write_fixtures(args.out, chosen + mock_chosen, client_version, brokers, steps)
     summarize(manifest)
     if steps.failed:
         log("steps that failed (their frames may be missing):")

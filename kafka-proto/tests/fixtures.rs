@@ -1,5 +1,6 @@
 //! Frames captured byte for byte from real peers (requests from librdkafka,
-//! responses from the Tansu broker; see `scripts/capture-fixtures.py`) must
+//! responses from the Tansu broker, and transaction markers from
+//! librdkafka's mock cluster; see `scripts/capture-fixtures.py`) must
 //! decode, re-encode to the same bytes, and carry the record batches the
 //! capture saw.
 
@@ -11,7 +12,7 @@ use kafka_proto::codec::{Reader, Writer};
 use kafka_proto::frame::{decode_any_request, decode_any_response};
 use kafka_proto::message::Codec;
 use kafka_proto::messages::{RequestBody, ResponseBody};
-use kafka_proto::record::{Compression, Entries, Entry};
+use kafka_proto::record::{Compression, ControlMarker, ControlRecordType, Entries, Entry};
 use kafka_proto::{ApiKey, Records};
 use serde_json::Value;
 
@@ -104,6 +105,20 @@ fn records_of_request(body: &RequestBody) -> Vec<Records> {
     }
 }
 
+/// `(producerId, firstOffset)` of every AbortedTransactions entry.
+fn aborted_of_response(body: &ResponseBody) -> Vec<(i64, i64)> {
+    match body {
+        ResponseBody::Fetch(f) => f
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| p.aborted_transactions.iter().flatten())
+            .map(|a| (a.producer_id, a.first_offset))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn records_of_response(body: &ResponseBody) -> Vec<Records> {
     match body {
         ResponseBody::Fetch(f) => f
@@ -127,18 +142,20 @@ fn codec_name(c: Compression) -> &'static str {
     }
 }
 
-/// Checks every batch in `records` against what the capture recorded, and
+/// Checks every batch in `records` against what the capture recorded, adds
+/// each control batch's marker (with its producer id) to `markers`, and
 /// returns the codecs seen.
-fn check_batches(f: &Fixture, records: &[Records]) -> BTreeSet<&'static str> {
+fn check_batches(
+    f: &Fixture,
+    records: &[Records],
+    markers: &mut Vec<(i64, ControlMarker)>,
+) -> BTreeSet<&'static str> {
     let mut seen = Vec::new();
     for r in records {
         for entry in Entries::new(r.to_bytes()) {
             let Entry::Batch(batch) = entry.unwrap_or_else(|e| panic!("{}: {e}", f.path)) else {
                 panic!("{}: legacy entry in a capture from librdkafka 2.16", f.path);
             };
-            batch
-                .verify_crc()
-                .unwrap_or_else(|e| panic!("{}: {e}", f.path));
             if batch.compression().is_none() {
                 let mut n = 0;
                 for record in batch.records() {
@@ -153,6 +170,26 @@ fn check_batches(f: &Fixture, records: &[Records]) -> BTreeSet<&'static str> {
     assert_eq!(seen.len(), f.batches.len(), "{}: batches", f.path);
     let mut codecs = BTreeSet::new();
     for (batch, expected) in seen.iter().zip(&f.batches) {
+        // librdkafka's mock cluster writes its markers with a zero CRC.
+        if expected["crc_valid"] == false {
+            assert!(batch.verify_crc().is_err(), "{}: CRC is valid", f.path);
+        } else {
+            batch
+                .verify_crc()
+                .unwrap_or_else(|e| panic!("{}: {e}", f.path));
+        }
+        if let Some(marker) = batch
+            .control_marker()
+            .unwrap_or_else(|e| panic!("{}: {e}", f.path))
+        {
+            assert_eq!(
+                marker.record.kind.id(),
+                expected["control_type"],
+                "{}",
+                f.path
+            );
+            markers.push((batch.producer_id(), marker));
+        }
         let codec = codec_name(batch.compression());
         assert_eq!(codec, expected["codec"], "{}", f.path);
         assert_eq!(batch.base_offset(), expected["base_offset"], "{}", f.path);
@@ -183,6 +220,8 @@ fn captured_frames_decode_and_re_encode_byte_for_byte() {
     let mut fetch_codecs = BTreeSet::new();
     let mut produce_codecs = BTreeSet::new();
     let mut skipped = BTreeSet::new();
+    let mut markers = Vec::new();
+    let mut aborted = Vec::new();
     let (mut exact, mut relaxed) = (0, 0);
     for f in &fixtures {
         let Some(api) = ApiKey::from_key(f.api_key) else {
@@ -235,7 +274,7 @@ fn captured_frames_decode_and_re_encode_byte_for_byte() {
                 .unwrap();
             body.encode(&mut w, f.version).unwrap();
             if api == ApiKey::Produce {
-                produce_codecs.extend(check_batches(f, &records_of_request(&body)));
+                produce_codecs.extend(check_batches(f, &records_of_request(&body), &mut markers));
             }
         } else {
             let (header, body) = decode_any_response(api, f.version, f.frame.clone())
@@ -246,7 +285,8 @@ fn captured_frames_decode_and_re_encode_byte_for_byte() {
                 .unwrap();
             body.encode(&mut w, f.version).unwrap();
             if api == ApiKey::Fetch {
-                fetch_codecs.extend(check_batches(f, &records_of_response(&body)));
+                fetch_codecs.extend(check_batches(f, &records_of_response(&body), &mut markers));
+                aborted.extend(aborted_of_response(&body));
             }
         }
         let ours = w.into_bytes();
@@ -292,6 +332,37 @@ fn captured_frames_decode_and_re_encode_byte_for_byte() {
     ] {
         assert!(apis.contains(&(api, true)), "no captured {api} request");
         assert!(apis.contains(&(api, false)), "no captured {api} response");
+    }
+    // Transaction markers (from librdkafka's mock: Tansu 0.6 has no EndTxn):
+    // a COMMIT and an ABORT, each a transactional one-record control batch.
+    assert!(
+        !markers.is_empty(),
+        "no captured Fetch response holds a control batch"
+    );
+    for (producer_id, m) in &markers {
+        assert!(*producer_id >= 0, "{m:?}: marker without a producer id");
+        let end_txn = m.end_txn.expect("transaction marker value");
+        assert_eq!(end_txn.version, 0, "{m:?}");
+        assert!(end_txn.coordinator_epoch >= 0, "{m:?}");
+    }
+    let kinds: Vec<ControlRecordType> = markers.iter().map(|(_, m)| m.record.kind).collect();
+    assert!(
+        kinds.contains(&ControlRecordType::Commit),
+        "no COMMIT marker: {kinds:?}"
+    );
+    assert!(
+        kinds.contains(&ControlRecordType::Abort),
+        "no ABORT marker: {kinds:?}"
+    );
+    // The mock answers read_committed with an empty AbortedTransactions list;
+    // any entry captured must name an aborted producer and precede its ABORT.
+    for (producer_id, first_offset) in &aborted {
+        assert!(
+            markers.iter().any(|(p, m)| p == producer_id
+                && m.record.kind == ControlRecordType::Abort
+                && m.offset > *first_offset),
+            "AbortedTransaction ({producer_id}, {first_offset}) has no ABORT marker"
+        );
     }
     assert!(skipped.len() <= NOT_SPOKEN.len());
     assert!(
