@@ -67,6 +67,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 mod error;
+pub mod mm2;
 mod sasl;
 mod secret;
 mod tls;
