@@ -28,6 +28,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test"
 cargo test --workspace
 
+step "fuzz every decoder (cargo-fuzz, ${FUZZ_SECONDS:-20}s per target)"
+scripts/fuzz.sh
+
 step "benches and examples build"
 cargo bench --workspace --no-run
 cargo build --workspace --examples

@@ -35,6 +35,9 @@ pub mod codec;
 pub mod error;
 pub mod error_code;
 pub mod frame;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod message;
 pub mod messages;
 pub mod record;

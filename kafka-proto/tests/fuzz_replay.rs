@@ -1,0 +1,73 @@
+//! Replays the fuzz corpora and crash regressions through the fuzz target
+//! bodies, so `cargo test` checks on every run what the fuzzer found:
+//! every file in `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`
+//! goes through `kafka_proto::fuzz::<target>`, the same function the
+//! cargo-fuzz binary calls. See `fuzz/README.md`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+
+use kafka_proto::fuzz;
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+}
+
+/// Runs every file under `fuzz/<kind>/<target>/`; returns how many ran and
+/// the files that panicked.
+fn replay(kind: &str) -> (usize, Vec<String>) {
+    let root = fuzz_dir().join(kind);
+    let mut ran = 0;
+    let mut failed = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(&root) else {
+        return (0, failed);
+    };
+    for dir in dirs {
+        let dir = dir.expect("readable directory entry").path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let target = fuzz::target(&name)
+            .unwrap_or_else(|| panic!("{} is not named after a fuzz target", dir.display()));
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("readable corpus directory")
+            .map(|e| e.expect("readable directory entry").path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for file in files {
+            let data = std::fs::read(&file).expect("readable corpus file");
+            ran += 1;
+            if catch_unwind(AssertUnwindSafe(|| target(&data))).is_err() {
+                failed.push(file.display().to_string());
+            }
+        }
+    }
+    (ran, failed)
+}
+
+#[test]
+fn corpus_replays_without_panics() {
+    let (ran, failed) = replay("corpus");
+    assert!(ran > 0, "no corpus under {}", fuzz_dir().display());
+    assert!(failed.is_empty(), "corpus inputs panicked: {failed:#?}");
+}
+
+#[test]
+fn crash_regressions_stay_fixed() {
+    let (_, failed) = replay("regressions");
+    assert!(
+        failed.is_empty(),
+        "regression inputs panicked again: {failed:#?}"
+    );
+}
+
+#[test]
+fn every_target_has_a_corpus() {
+    for (name, _) in fuzz::TARGETS {
+        let dir = fuzz_dir().join("corpus").join(name);
+        let count = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert!(count > 0, "{} is empty or missing", dir.display());
+    }
+}
