@@ -1,8 +1,40 @@
 //! `replicator-core` is the embeddable engine that copies topics from one
-//! Kafka cluster to another by forwarding whole record batches. This layer
-//! reaches real clusters: connections over TCP, TLS and SASL, API version
-//! negotiation, cluster metadata, and routing of each request to its
-//! partition leader.
+//! Kafka cluster to another by forwarding whole record batches: fetched
+//! (read_committed), CRC-checked, their 61-byte headers rewritten for an
+//! idempotent producer on the target, and produced — records are never
+//! decompressed or re-encoded. At-least-once, in order, with offsets
+//! committed to a source consumer group only once the target has them.
+//!
+//! ```no_run
+//! use replicator_core::{ClusterConfig, Mirror, RenamePolicy};
+//!
+//! # async fn run() -> Result<(), replicator_core::MirrorError> {
+//! let handle = Mirror::builder()
+//!     .source(ClusterConfig::new("source-kafka:9092"))
+//!     .target(ClusterConfig::new("target-kafka:9092"))
+//!     .topics(["orders"])
+//!     .include(r"payments\..*")
+//!     .rename(RenamePolicy::prefix("east"))
+//!     .group_id("mirror-east-to-west")
+//!     .build()?
+//!     .start()
+//!     .await?;
+//! for p in handle.status().partitions {
+//!     println!("{}-{} {} lag {}", p.source_topic, p.partition, p.state, p.lag);
+//! }
+//! let summary = handle.stop().await?; // drains, commits
+//! println!("{summary}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! - [`Mirror`], [`MirrorHandle`]: the embedding API; [`mirror`] for status
+//!   and summary types, [`topics`] for selection, naming and target topics,
+//!   [`engine`] for the sans-io state machines.
+//!
+//! Below the mirror, this crate reaches real clusters: connections over
+//! TCP, TLS and SASL, API version negotiation, cluster metadata, and
+//! routing of each request to its partition leader.
 //!
 //! - [`Connection`]: one broker. Negotiates versions with ApiVersions,
 //!   pipelines requests matched by correlation id, times each request out,
@@ -66,11 +98,14 @@ mod backoff;
 pub mod cluster;
 pub mod config;
 pub mod connection;
+pub mod engine;
 mod error;
+pub mod mirror;
 pub mod mm2;
 mod sasl;
 mod secret;
 mod tls;
+pub mod topics;
 mod versions;
 
 pub use kafka_proto;
@@ -87,5 +122,10 @@ pub use config::{
 };
 pub use connection::{Connection, Connector, ManagedConnection};
 pub use error::{BootstrapAttempt, Error, Result};
+pub use mirror::{
+    Mirror, MirrorBuilder, MirrorControl, MirrorError, MirrorHandle, Mode, PartitionError,
+    PartitionState, PartitionStatus, StartFrom, Status, Summary, Totals,
+};
 pub use secret::Password;
+pub use topics::{RenamePolicy, TopicSelection};
 pub use versions::{NegotiatedVersions, Unusable};

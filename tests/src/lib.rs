@@ -26,6 +26,7 @@
 mod error;
 pub mod fake_broker;
 pub mod log_capture;
+pub mod mirror_support;
 pub mod mock;
 pub mod pki;
 pub mod ports;

@@ -1,0 +1,131 @@
+//! What [`crate::MirrorHandle::status`] reports: per-partition state, lag
+//! and times, and mirror-wide totals.
+
+use std::time::SystemTime;
+
+/// The state of one mirrored partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartitionState {
+    /// Fetching and producing.
+    Active,
+    /// Paused by the user; in-flight data still drains.
+    Paused,
+    /// The source leader is unreachable or reports errors; retrying.
+    SourceUnavailable,
+    /// The target leader is unreachable or reports errors; retrying.
+    TargetUnavailable,
+    /// Stopped with an error (see [`PartitionStatus::reason`]); other
+    /// partitions go on.
+    Failed,
+    /// Backfill mode: everything up to the end offset captured at start is
+    /// on the target and committed.
+    CaughtUp,
+}
+
+impl PartitionState {
+    /// Upper-case name, as in logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartitionState::Active => "ACTIVE",
+            PartitionState::Paused => "PAUSED",
+            PartitionState::SourceUnavailable => "SOURCE_UNAVAILABLE",
+            PartitionState::TargetUnavailable => "TARGET_UNAVAILABLE",
+            PartitionState::Failed => "FAILED",
+            PartitionState::CaughtUp => "CAUGHT_UP",
+        }
+    }
+}
+
+impl std::fmt::Display for PartitionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Counters, per partition and in total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Records acknowledged by the target.
+    pub records: u64,
+    /// Batch bytes acknowledged by the target.
+    pub bytes: u64,
+    /// Batches acknowledged by the target.
+    pub batches: u64,
+    /// Errors seen (retried or not).
+    pub errors: u64,
+    /// Batches of aborted transactions dropped.
+    pub aborted_batches: u64,
+    /// Control batches dropped.
+    pub control_batches: u64,
+    /// Source offsets skipped after OFFSET_OUT_OF_RANGE (data lost on the
+    /// source before it was mirrored).
+    pub lost_offsets: u64,
+}
+
+impl Totals {
+    pub(crate) fn add(&mut self, o: &Totals) {
+        self.records += o.records;
+        self.bytes += o.bytes;
+        self.batches += o.batches;
+        self.errors += o.errors;
+        self.aborted_batches += o.aborted_batches;
+        self.control_batches += o.control_batches;
+        self.lost_offsets += o.lost_offsets;
+    }
+}
+
+/// One partition's status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionStatus {
+    /// Topic on the source.
+    pub source_topic: String,
+    /// Topic on the target.
+    pub target_topic: String,
+    /// Partition (the same number on both sides).
+    pub partition: i32,
+    /// State.
+    pub state: PartitionState,
+    /// Why it is not ACTIVE, when there is a reason.
+    pub reason: Option<String>,
+    /// Source high watermark, as of the last fetch (-1 before one).
+    pub high_watermark: i64,
+    /// Next source offset to fetch, once known.
+    pub position: Option<i64>,
+    /// Last offset committed to the source consumer group.
+    pub committed_offset: Option<i64>,
+    /// Records on the source not yet acknowledged by the target.
+    pub lag: i64,
+    /// Bytes fetched and not yet acknowledged.
+    pub bytes_in_flight: usize,
+    /// Time of the last fetch that returned data or reached the end.
+    pub last_fetch: Option<SystemTime>,
+    /// Time of the last acknowledged produce.
+    pub last_produce: Option<SystemTime>,
+    /// This partition's counters.
+    pub totals: Totals,
+}
+
+/// A snapshot of the whole mirror.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    /// Every partition, by source topic then partition.
+    pub partitions: Vec<PartitionStatus>,
+    /// Sums over partitions.
+    pub totals: Totals,
+    /// Bytes fetched and not yet acknowledged, all partitions.
+    pub bytes_in_flight: usize,
+}
+
+impl Status {
+    /// The status of `topic` (source name) partition `partition`.
+    pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionStatus> {
+        self.partitions
+            .iter()
+            .find(|p| p.source_topic == topic && p.partition == partition)
+    }
+
+    /// Total lag in records.
+    pub fn lag(&self) -> i64 {
+        self.partitions.iter().map(|p| p.lag.max(0)).sum()
+    }
+}

@@ -1,0 +1,229 @@
+//! Helpers for the mirror tests: an independent producer and consumer
+//! (librdkafka through `rdkafka`), record-by-record comparison, a raw look
+//! at the target's batches (codec, control and transactional bits), and
+//! mirror settings tuned for tests.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+use replicator_core::{ClusterConfig, ConnectionConfig};
+
+/// One record as the independent clients see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rec {
+    /// Partition.
+    pub partition: i32,
+    /// Key.
+    pub key: Option<Vec<u8>>,
+    /// Value (None: tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Headers in order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// CreateTime timestamp.
+    pub timestamp: i64,
+}
+
+impl Rec {
+    /// A record with a string key and value.
+    pub fn kv(partition: i32, key: &str, value: &str, timestamp: i64) -> Self {
+        Self {
+            partition,
+            key: Some(key.as_bytes().to_vec()),
+            value: Some(value.as_bytes().to_vec()),
+            headers: Vec::new(),
+            timestamp,
+        }
+    }
+}
+
+/// Cluster settings with short backoffs for tests.
+pub fn cluster_config(bootstrap: &str) -> ClusterConfig {
+    ClusterConfig {
+        connection: ConnectionConfig {
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(15),
+            reconnect_backoff: Duration::from_millis(20),
+            reconnect_backoff_max: Duration::from_millis(300),
+            ..ConnectionConfig::default()
+        },
+        metadata_refresh_backoff: Duration::from_millis(20),
+        ..ClusterConfig::new(bootstrap)
+    }
+}
+
+/// A librdkafka producer with `extra` settings.
+pub fn producer(bootstrap: &str, extra: &[(&str, &str)]) -> FutureProducer {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("message.timeout.ms", "30000")
+        .set("message.max.bytes", "5000000")
+        .set("enable.idempotence", "true");
+    for (k, v) in extra {
+        c.set(*k, *v);
+    }
+    c.create().expect("librdkafka producer")
+}
+
+fn record<'a>(topic: &'a str, r: &'a Rec) -> FutureRecord<'a, [u8], [u8]> {
+    let mut fr: FutureRecord<'a, [u8], [u8]> = FutureRecord::to(topic)
+        .partition(r.partition)
+        .timestamp(r.timestamp);
+    if let Some(k) = &r.key {
+        fr = fr.key(k.as_slice());
+    }
+    if let Some(v) = &r.value {
+        fr = fr.payload(v.as_slice());
+    }
+    if !r.headers.is_empty() {
+        let mut h = OwnedHeaders::new();
+        for (k, v) in &r.headers {
+            h = h.insert(Header {
+                key: k,
+                value: v.as_deref(),
+            });
+        }
+        fr = fr.headers(h);
+    }
+    fr
+}
+
+/// Sends `records` to `topic` (all queued first, so librdkafka batches
+/// them) and waits for every delivery.
+pub async fn produce(p: &FutureProducer, topic: &str, records: &[Rec]) {
+    let mut pending = Vec::new();
+    for r in records {
+        let fut = p
+            .send_result(record(topic, r))
+            .unwrap_or_else(|(e, _)| panic!("enqueue to {topic}: {e}"));
+        pending.push(fut);
+    }
+    for f in pending {
+        f.await
+            .expect("delivery future")
+            .unwrap_or_else(|(e, _)| panic!("delivery to {topic}: {e}"));
+    }
+}
+
+/// Runs one transaction of `records` on a transactional producer, then
+/// commits or aborts it.
+pub async fn transaction(p: &FutureProducer, topic: &str, records: &[Rec], commit: bool) {
+    p.begin_transaction().expect("begin_transaction");
+    let mut pending = Vec::new();
+    for r in records {
+        pending.push(
+            p.send_result(record(topic, r))
+                .unwrap_or_else(|(e, _)| panic!("enqueue to {topic}: {e}")),
+        );
+    }
+    p.flush(Duration::from_secs(30)).expect("flush");
+    for f in pending {
+        let _ = f.await;
+    }
+    if commit {
+        p.commit_transaction(Duration::from_secs(30))
+            .expect("commit_transaction");
+    } else {
+        p.abort_transaction(Duration::from_secs(30))
+            .expect("abort_transaction");
+    }
+}
+
+/// Reads every record of `topic` (read_committed) until `expected` have
+/// arrived or `timeout` passes; records are grouped by partition in
+/// offset order.
+pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Rec> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "independent-checker")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .set("fetch.max.bytes", "20000000")
+        .set("max.partition.fetch.bytes", "10000000")
+        .set("receive.message.max.bytes", "30000000")
+        .create()
+        .expect("librdkafka consumer");
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    let parts = md.topics()[0].partitions().len();
+    assert!(parts > 0, "topic {topic} has no partitions on {bootstrap}");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..parts {
+        tpl.add_partition_offset(topic, p as i32, Offset::Beginning)
+            .expect("assign");
+    }
+    consumer.assign(&tpl).expect("assign");
+    let deadline = Instant::now() + timeout;
+    let mut by_partition: BTreeMap<i32, Vec<(i64, Rec)>> = BTreeMap::new();
+    let mut n = 0;
+    while n < expected && Instant::now() < deadline {
+        let Some(m) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let m = m.unwrap_or_else(|e| panic!("consume {topic}: {e}"));
+        let headers = m
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        by_partition.entry(m.partition()).or_default().push((
+            m.offset(),
+            Rec {
+                partition: m.partition(),
+                key: m.key().map(<[u8]>::to_vec),
+                value: m.payload().map(<[u8]>::to_vec),
+                headers,
+                timestamp: m.timestamp().to_millis().unwrap_or(-1),
+            },
+        ));
+        n += 1;
+    }
+    by_partition
+        .into_values()
+        .flat_map(|v| v.into_iter().map(|(_, r)| r))
+        .collect()
+}
+
+/// Groups records by partition, keeping order.
+pub fn by_partition(records: &[Rec]) -> BTreeMap<i32, Vec<Rec>> {
+    let mut out: BTreeMap<i32, Vec<Rec>> = BTreeMap::new();
+    for r in records {
+        out.entry(r.partition).or_default().push(r.clone());
+    }
+    out
+}
+
+/// Asserts that `target` holds exactly `source`, partition by partition,
+/// record by record (key, value, headers, timestamp, order).
+pub fn assert_same(what: &str, source: &[Rec], target: &[Rec]) {
+    let (s, t) = (by_partition(source), by_partition(target));
+    assert_eq!(
+        s.keys().collect::<Vec<_>>(),
+        t.keys().collect::<Vec<_>>(),
+        "{what}: partitions differ"
+    );
+    for (p, sr) in &s {
+        let tr = &t[p];
+        assert_eq!(sr.len(), tr.len(), "{what}: partition {p} record count");
+        for (i, (a, b)) in sr.iter().zip(tr).enumerate() {
+            assert_eq!(a, b, "{what}: partition {p} record {i} differs");
+        }
+    }
+}
+
+/// Polls `f` every 20 ms until it is true; panics with `what` after `timeout`.
+pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
