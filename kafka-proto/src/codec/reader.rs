@@ -75,6 +75,18 @@ impl<'a> Reader<'a> {
         )
     }
 
+    /// A length or count read at `at` that the remaining bytes cannot hold.
+    fn out_of_bounds(&self, field: &'static str, at: usize, length: i64) -> DecodeError {
+        DecodeError::new(
+            field,
+            at,
+            DecodeErrorKind::LengthOutOfBounds {
+                length,
+                available: self.remaining(),
+            },
+        )
+    }
+
     /// Runs a `nom` parser on the unread bytes and advances past what it consumed.
     pub fn parse<T>(
         &mut self,
@@ -107,14 +119,7 @@ impl<'a> Reader<'a> {
     /// Takes the next `len` bytes as a zero-copy slice.
     pub fn take(&mut self, field: &'static str, len: usize) -> Result<Bytes, DecodeError> {
         if len > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                self.pos,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: len as i64,
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, self.pos, len as i64));
         }
         let out = self.buf.slice(self.pos..self.pos + len);
         self.pos += len;
@@ -124,14 +129,7 @@ impl<'a> Reader<'a> {
     /// Splits off a reader over the next `len` bytes, keeping absolute offsets.
     pub fn sub(&mut self, field: &'static str, len: usize) -> Result<Reader<'a>, DecodeError> {
         if len > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                self.pos,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: len as i64,
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, self.pos, len as i64));
         }
         let sub = Reader {
             buf: self.buf,
@@ -242,14 +240,7 @@ impl<'a> Reader<'a> {
         if let Some(n) = len {
             // A count of elements each at least `unit` bytes long cannot exceed what is left.
             if n.saturating_mul(unit.max(1)) > self.remaining() {
-                return Err(DecodeError::new(
-                    field,
-                    start,
-                    DecodeErrorKind::LengthOutOfBounds {
-                        length: n as i64,
-                        available: self.remaining(),
-                    },
-                ));
+                return Err(self.out_of_bounds(field, start, n as i64));
             }
         }
         Ok(len)
@@ -377,14 +368,7 @@ impl<'a> Reader<'a> {
         let count = self.unsigned_varint(field)? as usize;
         // Each tagged field takes at least two bytes: its tag and its size.
         if count.saturating_mul(2) > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                start,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: count as i64,
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, start, count as i64));
         }
         for _ in 0..count {
             let tag = self.unsigned_varint(field)?;
@@ -420,14 +404,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         };
         if len > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                at,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: len as i64,
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, at, len as i64));
         }
         Ok(Some(len))
     }
@@ -449,14 +426,7 @@ impl<'a> Reader<'a> {
             return Ok(None);
         };
         if len > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                at,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: len as i64,
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, at, len as i64));
         }
         self.take(field, len).map(Some)
     }
@@ -479,14 +449,7 @@ impl<'a> Reader<'a> {
             ));
         };
         if n.saturating_mul(min_item.max(1)) > self.remaining() {
-            return Err(DecodeError::new(
-                field,
-                at,
-                DecodeErrorKind::LengthOutOfBounds {
-                    length: i64::from(count),
-                    available: self.remaining(),
-                },
-            ));
+            return Err(self.out_of_bounds(field, at, i64::from(count)));
         }
         Ok(n)
     }

@@ -53,73 +53,56 @@ fn hint(leader_id: i32, leader_epoch: i32) -> Option<(i32, i32)> {
     (leader_id >= 0 && leader_epoch >= 0).then_some((leader_id, leader_epoch))
 }
 
-impl LeaderRouted for ProduceResponse {
-    fn outcome(&self, topic: &str, topic_id: Uuid, partition: i32) -> Option<PartitionOutcome> {
-        self.responses
-            .iter()
-            .filter(|t| same_topic(&t.topic, topic, topic_id))
-            .flat_map(|t| &t.partition_responses)
-            .find(|p| p.index == partition)
-            .map(|p| PartitionOutcome {
-                code: ErrorCode(p.error_code),
-                current_leader: hint(p.current_leader.leader_id, p.current_leader.leader_epoch),
-            })
-    }
+/// Produce and Fetch responses carry the same per-partition leader fields
+/// under different names; one body serves both.
+macro_rules! leader_routed {
+    ($response:ty, $partitions:ident, $index:ident) => {
+        impl LeaderRouted for $response {
+            fn outcome(
+                &self,
+                topic: &str,
+                topic_id: Uuid,
+                partition: i32,
+            ) -> Option<PartitionOutcome> {
+                self.responses
+                    .iter()
+                    .filter(|t| same_topic(&t.topic, topic, topic_id))
+                    .flat_map(|t| &t.$partitions)
+                    .find(|p| p.$index == partition)
+                    .map(|p| PartitionOutcome {
+                        code: ErrorCode(p.error_code),
+                        current_leader: hint(
+                            p.current_leader.leader_id,
+                            p.current_leader.leader_epoch,
+                        ),
+                    })
+            }
 
-    fn leader_hints(&self) -> LeaderHints {
-        let mut h = LeaderHints::default();
-        for t in &self.responses {
-            let (name, id) = split(&t.topic);
-            for p in &t.partition_responses {
-                if let Some((l, e)) =
-                    hint(p.current_leader.leader_id, p.current_leader.leader_epoch)
-                {
-                    h.leaders.push((name.clone(), id, p.index, l, e));
+            fn leader_hints(&self) -> LeaderHints {
+                let mut h = LeaderHints::default();
+                for t in &self.responses {
+                    let (name, id) = split(&t.topic);
+                    for p in &t.$partitions {
+                        if let Some((l, e)) =
+                            hint(p.current_leader.leader_id, p.current_leader.leader_epoch)
+                        {
+                            h.leaders.push((name.clone(), id, p.$index, l, e));
+                        }
+                    }
                 }
+                h.endpoints = self
+                    .node_endpoints
+                    .iter()
+                    .map(|n| (n.node_id, n.host.clone(), n.port, n.rack.clone()))
+                    .collect();
+                h
             }
         }
-        h.endpoints = self
-            .node_endpoints
-            .iter()
-            .map(|n| (n.node_id, n.host.clone(), n.port, n.rack.clone()))
-            .collect();
-        h
-    }
+    };
 }
 
-impl LeaderRouted for FetchResponse {
-    fn outcome(&self, topic: &str, topic_id: Uuid, partition: i32) -> Option<PartitionOutcome> {
-        self.responses
-            .iter()
-            .filter(|t| same_topic(&t.topic, topic, topic_id))
-            .flat_map(|t| &t.partitions)
-            .find(|p| p.partition_index == partition)
-            .map(|p| PartitionOutcome {
-                code: ErrorCode(p.error_code),
-                current_leader: hint(p.current_leader.leader_id, p.current_leader.leader_epoch),
-            })
-    }
-
-    fn leader_hints(&self) -> LeaderHints {
-        let mut h = LeaderHints::default();
-        for t in &self.responses {
-            let (name, id) = split(&t.topic);
-            for p in &t.partitions {
-                if let Some((l, e)) =
-                    hint(p.current_leader.leader_id, p.current_leader.leader_epoch)
-                {
-                    h.leaders.push((name.clone(), id, p.partition_index, l, e));
-                }
-            }
-        }
-        h.endpoints = self
-            .node_endpoints
-            .iter()
-            .map(|n| (n.node_id, n.host.clone(), n.port, n.rack.clone()))
-            .collect();
-        h
-    }
-}
+leader_routed!(ProduceResponse, partition_responses, index);
+leader_routed!(FetchResponse, partitions, partition_index);
 
 impl LeaderRouted for ListOffsetsResponse {
     fn outcome(&self, topic: &str, _topic_id: Uuid, partition: i32) -> Option<PartitionOutcome> {
