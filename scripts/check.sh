@@ -32,5 +32,5 @@ step "fuzz every decoder (cargo-fuzz, ${FUZZ_SECONDS:-20}s per target)"
 scripts/fuzz.sh
 
 step "benches and examples build"
-cargo bench --workspace --no-run
+cargo bench -p benches --no-run
 cargo build --workspace --examples
