@@ -362,3 +362,79 @@ async fn missing_target_topic_with_creation_disabled_is_a_clear_error() {
         .unwrap_err();
     assert!(matches!(err, MirrorError::ReplicationLoop { .. }), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it() {
+    let source = tansu();
+    let target = tansu();
+    let (sb, tb) = (source.bootstrap(), target.bootstrap());
+    source.create_topic("app.a", 1).unwrap();
+    target.create_topic("app.a", 1).unwrap();
+    let handle = Mirror::builder()
+        .source(cluster_config(&sb))
+        .target(cluster_config(&tb))
+        .include(r"app\..*")
+        .create_topics(false)
+        .group_id("mirror-late-target")
+        .topic_refresh_interval(Duration::from_millis(200))
+        .commit_interval(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let control = handle.control();
+    source.create_topic("app.b", 2).unwrap();
+    let p = producer(&sb, &[("linger.ms", "2")]);
+    let recs: Vec<Rec> = (0..20)
+        .map(|i| Rec::kv(i % 2, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
+        .collect();
+    produce(&p, "app.b", &recs).await;
+    wait_for(
+        "app.b shown FAILED while its target topic is missing",
+        Duration::from_secs(30),
+        || {
+            let s = control.status();
+            (0..2).all(|n| {
+                s.partition("app.b", n).is_some_and(|p| {
+                    p.state == PartitionState::Failed
+                        && p.reason.as_deref().is_some_and(|r| {
+                            r.contains("\"app.b\"") && r.contains("retried at every topic refresh")
+                        })
+                        && p.totals.errors > 0
+                })
+            })
+        },
+    )
+    .await;
+    // Resuming does not pretend it is running.
+    control.resume("app.b");
+    assert_eq!(
+        control.status().partition("app.b", 0).unwrap().state,
+        PartitionState::Failed
+    );
+    target.create_topic("app.b", 2).unwrap();
+    wait_for(
+        "app.b mirrored once its target topic exists",
+        Duration::from_secs(60),
+        || {
+            let s = control.status();
+            let b: Vec<_> = s
+                .partitions
+                .iter()
+                .filter(|p| p.source_topic == "app.b")
+                .collect();
+            b.len() == 2
+                && b.iter().all(|p| p.state == PartitionState::Active)
+                && b.iter().map(|p| p.totals.records).sum::<u64>() == recs.len() as u64
+        },
+    )
+    .await;
+    let summary = handle.stop().await.unwrap();
+    assert_eq!(summary.failed().count(), 0, "{summary}");
+    assert_same(
+        "app.b",
+        &recs,
+        &consume(&tb, "app.b", recs.len(), Duration::from_secs(60)),
+    );
+}

@@ -7,6 +7,7 @@ pub mod aborted;
 pub mod budget;
 pub(crate) mod committer;
 pub(crate) mod fetcher;
+pub mod metrics;
 pub mod partition;
 pub mod producer;
 pub(crate) mod sender;
@@ -116,6 +117,10 @@ impl Engine {
             .filter(|p| p.source_topic == topic)
         {
             found = true;
+            if p.target_setup_pending {
+                // Stays FAILED until a topic refresh sets its target up.
+                continue;
+            }
             if matches!(p.state, PartitionState::Paused | PartitionState::Failed) {
                 p.state = PartitionState::Active;
                 p.reason = None;
@@ -185,12 +190,14 @@ impl Engine {
         let mut stop_rx = self.stop_requested.subscribe();
         let mut last_discovery = Instant::now();
         let mut last_commit = Instant::now();
+        let mut metrics = metrics::Publisher::new(&self.config.group_id);
         loop {
             self.spawn_tasks(&mut fetchers, &mut senders);
             tokio::select! {
                 _ = stop_rx.changed() => {}
                 _ = tokio::time::sleep(Duration::from_millis(50)) => {}
             }
+            self.publish_metrics(&mut metrics);
             if *stop_rx.borrow() {
                 break;
             }
@@ -240,6 +247,7 @@ impl Engine {
                 }
             }
         }
+        self.publish_metrics(&mut metrics);
         self.halt.send_replace(true);
         self.fetch_wake.notify_waiters();
         self.produce_wake.notify_waiters();
@@ -257,6 +265,11 @@ impl Engine {
             partitions: status.partitions,
             drained,
         })
+    }
+
+    /// The one place the figures reach the `metrics` facade.
+    fn publish_metrics(&self, publisher: &mut metrics::Publisher) {
+        publisher.publish(&self.lock().partitions);
     }
 
     fn backfill_done(&self) -> bool {
@@ -342,6 +355,7 @@ async fn discover(engine: &Arc<Engine>, at_start: bool) -> Result<(), MirrorErro
             .lock()
             .partitions
             .range((name.clone(), i32::MIN)..=(name.clone(), i32::MAX))
+            .filter(|(_, p)| !p.target_setup_pending)
             .count();
         if known >= count {
             continue;
@@ -374,6 +388,31 @@ async fn discover(engine: &Arc<Engine>, at_start: bool) -> Result<(), MirrorErro
             Err(e) if at_start => return Err(e),
             Err(e) => {
                 tracing::warn!(topic = %name, error = %e, "cannot mirror new topic yet");
+                // Visible in the status as FAILED until a refresh succeeds.
+                let reason = format!(
+                    "the target topic {target_name:?} cannot be set up: {e}; retried at every topic refresh"
+                );
+                let mut s = engine.lock();
+                for &p in topic.partitions.keys() {
+                    let key = (name.clone(), p);
+                    match s.partitions.get_mut(&key) {
+                        Some(part) if !part.target_setup_pending => {}
+                        Some(part) => {
+                            part.totals.errors += 1;
+                            part.reason = Some(reason.clone());
+                        }
+                        None => {
+                            let mut part = Partition::target_setup_failed(
+                                name,
+                                &target_name,
+                                p,
+                                reason.clone(),
+                            );
+                            part.totals.errors += 1;
+                            s.partitions.insert(key, part);
+                        }
+                    }
+                }
                 continue;
             }
         };
@@ -382,16 +421,20 @@ async fn discover(engine: &Arc<Engine>, at_start: bool) -> Result<(), MirrorErro
         let paused = s.paused.contains(name);
         for &p in topic.partitions.keys() {
             let key = (name.clone(), p);
-            s.partitions.entry(key.clone()).or_insert_with(|| {
-                new_parts.push(key);
-                let mut part = Partition::new(name, &target_name, p, cfg.max_in_flight_per_partition);
-                part.target_max_message_bytes = info.max_message_bytes;
-                if paused {
-                    part.state = PartitionState::Paused;
-                }
-                tracing::info!(topic = %name, partition = p, target_topic = %target_name, "partition added to the mirror");
-                part
-            });
+            let errors = match s.partitions.get(&key) {
+                Some(part) if !part.target_setup_pending => continue,
+                Some(part) => part.totals.errors,
+                None => 0,
+            };
+            new_parts.push(key.clone());
+            let mut part = Partition::new(name, &target_name, p, cfg.max_in_flight_per_partition);
+            part.target_max_message_bytes = info.max_message_bytes;
+            part.totals.errors = errors;
+            if paused {
+                part.state = PartitionState::Paused;
+            }
+            tracing::info!(topic = %name, partition = p, target_topic = %target_name, "partition added to the mirror");
+            s.partitions.insert(key, part);
         }
     }
     if !new_parts.is_empty() {

@@ -164,6 +164,10 @@ pub struct Partition {
     /// The target broker its in-flight batches went to: a partition is
     /// produced to one broker at a time, so a leader move cannot reorder.
     pub sent_to: Option<i32>,
+    /// Its target topic could not be set up after start (missing, too few
+    /// partitions, a loop): FAILED, not positioned, and set up again at
+    /// every topic refresh until that works.
+    pub target_setup_pending: bool,
     corrupt_attempts: u32,
 }
 
@@ -193,8 +197,24 @@ impl Partition {
             last_produce: None,
             totals: Totals::default(),
             sent_to: None,
+            target_setup_pending: false,
             corrupt_attempts: 0,
         }
+    }
+
+    /// A partition whose target topic could not be set up: FAILED with
+    /// `reason`, not positioned, nothing to fetch or produce.
+    pub fn target_setup_failed(
+        source_topic: &str,
+        target_topic: &str,
+        partition: i32,
+        reason: String,
+    ) -> Self {
+        let mut p = Self::new(source_topic, target_topic, partition, 1);
+        p.state = PartitionState::Failed;
+        p.reason = Some(reason);
+        p.target_setup_pending = true;
+        p
     }
 
     /// The offset to commit: everything before it is on the target (or was
@@ -508,6 +528,20 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("t-3"), "{err}");
         assert!(err.to_string().contains("offset 10"), "{err}");
+    }
+
+    #[test]
+    fn a_partition_without_its_target_topic_is_failed_and_idle() {
+        let p = Partition::target_setup_failed("t", "east.t", 1, "no target topic".into());
+        assert_eq!(p.state, PartitionState::Failed);
+        assert!(p.target_setup_pending);
+        assert!(!p.wants_fetch(Instant::now()) && !p.may_produce(Instant::now()));
+        assert_eq!(p.committable(), None, "nothing to commit");
+        let st = p.status();
+        assert_eq!(
+            (st.reason.as_deref(), st.target_topic.as_str()),
+            (Some("no target topic"), "east.t")
+        );
     }
 
     #[test]

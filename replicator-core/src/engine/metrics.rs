@@ -1,0 +1,286 @@
+//! The names of the metrics a mirror reports through the [`metrics`]
+//! facade (the table is in [`crate::mirror`]'s documentation).
+//!
+//! They are published from one place: on every supervisor tick and once at
+//! the end, a publisher turns the partitions' [`Totals`] into counter
+//! increments (the difference since its last publish) and sets the
+//! per-partition gauges.
+
+use std::collections::BTreeMap;
+
+use metrics::{Counter, Gauge, Label, Unit};
+
+use super::partition::Partition;
+use super::Key;
+use crate::mirror::Totals;
+
+/// Records acknowledged by the target.
+pub const RECORDS: &str = "replicator_mirror_records_total";
+/// Batch bytes acknowledged by the target.
+pub const BYTES: &str = "replicator_mirror_bytes_total";
+/// Batches acknowledged by the target.
+pub const BATCHES: &str = "replicator_mirror_batches_total";
+/// Errors seen, retried or not.
+pub const ERRORS: &str = "replicator_mirror_errors_total";
+/// Batches of aborted transactions dropped.
+pub const ABORTED_BATCHES: &str = "replicator_mirror_aborted_batches_dropped_total";
+/// Control batches dropped.
+pub const CONTROL_BATCHES: &str = "replicator_mirror_control_batches_dropped_total";
+/// Source offsets skipped after OFFSET_OUT_OF_RANGE.
+pub const LOST_OFFSETS: &str = "replicator_mirror_lost_offsets_total";
+/// Records on the source not yet acknowledged by the target.
+pub const LAG: &str = "replicator_mirror_lag_records";
+/// Bytes fetched and not yet acknowledged.
+pub const BYTES_IN_FLIGHT: &str = "replicator_mirror_bytes_in_flight";
+
+/// One partition's registered handles and the totals already published.
+#[derive(Debug)]
+struct Handles {
+    records: Counter,
+    bytes: Counter,
+    batches: Counter,
+    errors: Counter,
+    aborted_batches: Counter,
+    control_batches: Counter,
+    lost_offsets: Counter,
+    lag: Gauge,
+    bytes_in_flight: Gauge,
+    published: Totals,
+}
+
+impl Handles {
+    fn register(group: &str, p: &Partition) -> Self {
+        let labels = [
+            Label::new("group", group.to_owned()),
+            Label::new("source_topic", p.source_topic.clone()),
+            Label::new("target_topic", p.target_topic.clone()),
+            Label::new("partition", p.partition.to_string()),
+        ];
+        Self {
+            records: metrics::counter!(RECORDS, labels.iter()),
+            bytes: metrics::counter!(BYTES, labels.iter()),
+            batches: metrics::counter!(BATCHES, labels.iter()),
+            errors: metrics::counter!(ERRORS, labels.iter()),
+            aborted_batches: metrics::counter!(ABORTED_BATCHES, labels.iter()),
+            control_batches: metrics::counter!(CONTROL_BATCHES, labels.iter()),
+            lost_offsets: metrics::counter!(LOST_OFFSETS, labels.iter()),
+            lag: metrics::gauge!(LAG, labels.iter()),
+            bytes_in_flight: metrics::gauge!(BYTES_IN_FLIGHT, labels.iter()),
+            published: Totals::default(),
+        }
+    }
+
+    fn publish(&mut self, p: &Partition) {
+        let (now, was) = (&p.totals, &self.published);
+        let pairs = [
+            (&self.records, now.records, was.records),
+            (&self.bytes, now.bytes, was.bytes),
+            (&self.batches, now.batches, was.batches),
+            (&self.errors, now.errors, was.errors),
+            (
+                &self.aborted_batches,
+                now.aborted_batches,
+                was.aborted_batches,
+            ),
+            (
+                &self.control_batches,
+                now.control_batches,
+                was.control_batches,
+            ),
+            (&self.lost_offsets, now.lost_offsets, was.lost_offsets),
+        ];
+        for (counter, now, was) in pairs {
+            if now > was {
+                counter.increment(now - was);
+            }
+        }
+        self.published = *now;
+        let status = p.status();
+        self.lag.set(status.lag as f64);
+        self.bytes_in_flight.set(status.bytes_in_flight as f64);
+    }
+}
+
+/// Publishes every partition's figures; handles are registered with the
+/// recorder in place when a partition is first seen.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    group: String,
+    partitions: BTreeMap<Key, Handles>,
+}
+
+impl Publisher {
+    /// A publisher for the mirror of consumer group `group`; describes the
+    /// metrics to the recorder.
+    pub fn new(group: &str) -> Self {
+        let counters = [
+            (RECORDS, Unit::Count, "Records acknowledged by the target"),
+            (BYTES, Unit::Bytes, "Batch bytes acknowledged by the target"),
+            (BATCHES, Unit::Count, "Batches acknowledged by the target"),
+            (ERRORS, Unit::Count, "Errors seen (retried or not)"),
+            (
+                ABORTED_BATCHES,
+                Unit::Count,
+                "Batches of aborted transactions dropped",
+            ),
+            (CONTROL_BATCHES, Unit::Count, "Control batches dropped"),
+            (
+                LOST_OFFSETS,
+                Unit::Count,
+                "Source offsets skipped after OFFSET_OUT_OF_RANGE",
+            ),
+        ];
+        for (name, unit, help) in counters {
+            metrics::describe_counter!(name, unit, help);
+        }
+        metrics::describe_gauge!(
+            LAG,
+            Unit::Count,
+            "Records on the source not yet acknowledged by the target"
+        );
+        metrics::describe_gauge!(
+            BYTES_IN_FLIGHT,
+            Unit::Bytes,
+            "Bytes fetched and not yet acknowledged by the target"
+        );
+        Self {
+            group: group.to_owned(),
+            partitions: BTreeMap::new(),
+        }
+    }
+
+    /// Counter increments since the last call, and current gauges.
+    pub fn publish<'a>(&mut self, partitions: impl IntoIterator<Item = (&'a Key, &'a Partition)>) {
+        for (key, p) in partitions {
+            self.partitions
+                .entry(key.clone())
+                .or_insert_with(|| Handles::register(&self.group, p))
+                .publish(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+
+    use super::*;
+    use crate::engine::partition::sift;
+    use crate::engine::producer::{Outcome, ProducerId};
+    use kafka_proto::record::RecordBatchBuilder;
+
+    /// Counters and gauges by name and sorted labels, as `AtomicU64`s
+    /// (gauges hold `f64` bits).
+    #[derive(Debug, Default)]
+    struct Local {
+        values: Mutex<HashMap<String, Arc<AtomicU64>>>,
+        described: Mutex<Vec<String>>,
+    }
+
+    impl Local {
+        fn id(key: &Key) -> String {
+            let mut labels: Vec<_> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            format!("{}{{{}}}", key.name(), labels.join(","))
+        }
+
+        fn cell(&self, key: &Key) -> Arc<AtomicU64> {
+            Arc::clone(
+                self.values
+                    .lock()
+                    .unwrap()
+                    .entry(Self::id(key))
+                    .or_default(),
+            )
+        }
+
+        fn counter(&self, id: &str) -> u64 {
+            self.values.lock().unwrap()[id].load(Ordering::Relaxed)
+        }
+
+        fn gauge(&self, id: &str) -> f64 {
+            f64::from_bits(self.counter(id))
+        }
+    }
+
+    impl Recorder for Local {
+        fn describe_counter(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
+            self.described.lock().unwrap().push(key.as_str().to_owned());
+        }
+        fn describe_gauge(&self, key: KeyName, _: Option<Unit>, _: SharedString) {
+            self.described.lock().unwrap().push(key.as_str().to_owned());
+        }
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(self.cell(key))
+        }
+        fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::from_arc(self.cell(key))
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    fn batch(offset: i64, n: i32) -> bytes::Bytes {
+        let mut b = RecordBatchBuilder::new(offset, 1_000);
+        for i in 0..n {
+            b.append(None, Some(bytes::Bytes::from(format!("v{i}"))))
+                .unwrap();
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn counters_move_by_the_difference_and_gauges_follow_the_partition() {
+        let local = Local::default();
+        let mut part = Partition::new("orders", "east.orders", 3, 5);
+        part.position = Some(0);
+        let key: super::Key = ("orders".to_owned(), 3);
+        let labels = "group=g,partition=3,source_topic=orders,target_topic=east.orders";
+        let id = |name: &str| format!("{name}{{{labels}}}");
+        let mut publisher = metrics::with_local_recorder(&local, || Publisher::new("g"));
+        assert!(local.described.lock().unwrap().contains(&RECORDS.into()));
+
+        let held = part.apply_fetch(sift(batch(0, 3), 0, None), 10).unwrap();
+        metrics::with_local_recorder(&local, || publisher.publish([(&key, &part)]));
+        assert_eq!(local.counter(&id(RECORDS)), 0);
+        assert_eq!(local.gauge(&id(LAG)), 10.0);
+        assert_eq!(local.gauge(&id(BYTES_IN_FLIGHT)), held as f64);
+
+        let pid = ProducerId {
+            id: 1,
+            epoch: 0,
+            generation: 1,
+        };
+        let sent = part.window.next_to_send(&pid).unwrap();
+        let acked = part.window.on_outcome(sent.sequence, Outcome::Written);
+        part.acknowledged(&acked);
+        part.totals.errors += 2;
+        part.totals.aborted_batches += 1;
+        part.totals.control_batches += 1;
+        part.totals.lost_offsets += 4;
+        // The handles were registered on the first publish: the recorder
+        // need not be in scope any more.
+        publisher.publish([(&key, &part)]);
+        publisher.publish([(&key, &part)]); // nothing new: no double count
+        assert_eq!(local.counter(&id(RECORDS)), 3);
+        assert_eq!(local.counter(&id(BYTES)), held as u64);
+        assert_eq!(local.counter(&id(BATCHES)), 1);
+        assert_eq!(local.counter(&id(ERRORS)), 2);
+        assert_eq!(local.counter(&id(ABORTED_BATCHES)), 1);
+        assert_eq!(local.counter(&id(CONTROL_BATCHES)), 1);
+        assert_eq!(local.counter(&id(LOST_OFFSETS)), 4);
+        assert_eq!(local.gauge(&id(LAG)), 7.0);
+        assert_eq!(local.gauge(&id(BYTES_IN_FLIGHT)), 0.0);
+    }
+}
