@@ -1145,10 +1145,22 @@ fn check_loops(origin: &str, enabled: &[&FlowConfig]) -> Result<(), Mm2Error> {
     // Longer cycles of identity flows.
     let id_flows: Vec<&FlowConfig> = enabled.iter().copied().filter(|f| identity(f)).collect();
     let mut path: Vec<&FlowConfig> = Vec::new();
+    // The search below is exponential in the worst case (its overlap test
+    // depends on the whole path), so it is bounded: a file that exhausts the
+    // budget is refused rather than left to hang the start.
+    let mut budget = CYCLE_SEARCH_STEPS;
     for start in &id_flows {
         path.clear();
         path.push(start);
-        if let Some(cycle) = find_cycle(&id_flows, &mut path) {
+        let found = find_cycle(&id_flows, &mut path, &mut budget);
+        if budget == 0 {
+            return Err(err(start, format!(
+                "{} flows use IdentityReplicationPolicy between {} clusters, too many to check for replication loops; use DefaultReplicationPolicy (prefixes) for some of them. {LOOP_FIX}",
+                id_flows.len(),
+                id_flows.iter().flat_map(|f| [&f.source, &f.target]).collect::<std::collections::BTreeSet<_>>().len()
+            )));
+        }
+        if let Some(cycle) = found {
             let names: Vec<String> = cycle.iter().map(|f| f.name()).collect();
             return Err(err(cycle[cycle.len() - 1], format!(
                 "flows {} form a cycle, all use IdentityReplicationPolicy and their topic selections overlap: records would travel around the cycle forever. {LOOP_FIX}",
@@ -1159,17 +1171,46 @@ fn check_loops(origin: &str, enabled: &[&FlowConfig]) -> Result<(), Mm2Error> {
     Ok(())
 }
 
+/// Steps the identity-loop search may take before a file is refused.
+const CYCLE_SEARCH_STEPS: usize = 100_000;
+
+/// Whether `to` can be reached from `from` along `flows`, ignoring topics.
+fn reaches(flows: &[&FlowConfig], from: &str, to: &str) -> bool {
+    let mut seen = std::collections::BTreeSet::from([from]);
+    let mut frontier = vec![from];
+    while let Some(at) = frontier.pop() {
+        for f in flows.iter().filter(|f| f.source == at) {
+            if f.target == to {
+                return true;
+            }
+            if seen.insert(f.target.as_str()) {
+                frontier.push(f.target.as_str());
+            }
+        }
+    }
+    false
+}
+
 /// Extends `path` (identity flows, each overlapping all earlier ones) until
 /// it returns to its start with at least three flows.
 fn find_cycle<'a>(
     flows: &[&'a FlowConfig],
     path: &mut Vec<&'a FlowConfig>,
+    budget: &mut usize,
 ) -> Option<Vec<&'a FlowConfig>> {
     let last = path[path.len() - 1];
     for &next in flows {
         if next.source != last.target || path.iter().any(|p| std::ptr::eq(*p, next)) {
             continue;
         }
+        // Only extend towards a cluster from which the start is reachable at all.
+        if next.target != path[0].source && !reaches(flows, &next.target, &path[0].source) {
+            continue;
+        }
+        if *budget == 0 {
+            return None;
+        }
+        *budget -= 1;
         if !path
             .iter()
             .all(|p| may_overlap(&selection(p), &selection(next)).is_some())
@@ -1181,7 +1222,7 @@ fn find_cycle<'a>(
             return Some(path.clone());
         }
         if path.len() < flows.len() {
-            if let Some(c) = find_cycle(flows, path) {
+            if let Some(c) = find_cycle(flows, path, budget) {
                 return Some(c);
             }
         }
