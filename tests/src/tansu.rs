@@ -390,6 +390,14 @@ impl TansuBroker {
         self.restart()
     }
 
+    /// Advertises `port` in metadata (`None`: the listener's own port),
+    /// restarting the broker on the same data. Lets a plaintext client
+    /// read a broker that was running behind a TLS front.
+    pub fn set_advertised_port(&mut self, port: Option<u16>) -> Result<()> {
+        self.opts.advertised_port = port;
+        self.restart()
+    }
+
     /// `tansu topic create NAME --partitions N` against this broker.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         self.cli(&[
