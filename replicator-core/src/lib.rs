@@ -100,6 +100,9 @@ pub mod config;
 pub mod connection;
 pub mod engine;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod mirror;
 pub mod mm2;
 mod sasl;

@@ -168,6 +168,8 @@ pub mod properties;
 pub use cluster::{ClusterSettings, StoreFile};
 pub use error::{Mm2Error, Warning, WarningKind};
 pub use flow::{FlowConfig, ReplicationPolicy, StartPolicy, TopicPattern, DEFAULT_TOPICS_EXCLUDE};
+#[cfg(feature = "fuzzing")]
+pub(crate) use model::is_secret_key;
 pub use model::{
     Mm2Config, DEFAULT_GROUP_ID, DEFAULT_INTERVAL, DEFAULT_MAX_IN_FLIGHT_BYTES,
     DEFAULT_REPLICATION_FACTOR,

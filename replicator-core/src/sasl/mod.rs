@@ -9,6 +9,8 @@ mod scram;
 use crate::config::{SaslConfig, SaslMechanism};
 
 pub(crate) use plain::plain_token;
+#[cfg(feature = "fuzzing")]
+pub(crate) use scram::{check_server_first, MAX_ITERATIONS, MIN_ITERATIONS};
 
 /// What the client does after a server message.
 #[derive(Debug, PartialEq, Eq)]

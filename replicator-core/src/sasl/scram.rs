@@ -181,7 +181,7 @@ impl ScramClient {
 }
 
 /// Checks `r=`, `s=`, `i=` and `m=` of a server-first message.
-fn check_server_first(text: &str, client_nonce: &str) -> Result<(), String> {
+pub(crate) fn check_server_first(text: &str, client_nonce: &str) -> Result<(), String> {
     let mut nonce = None;
     let mut salt = None;
     let mut iterations = None;
