@@ -220,10 +220,34 @@ pub fn assert_same(what: &str, source: &[Rec], target: &[Rec]) {
 }
 
 /// Polls `f` every 20 ms until it is true; panics with `what` after `timeout`.
-pub async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+pub async fn wait_for(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
+    wait_for_or(what, timeout, f, String::new).await
+}
+
+/// [`wait_for`], and on timeout the panic message adds `describe()` (the
+/// mirror's status, say), so a failure in CI shows where it stood.
+pub async fn wait_for_or(
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut() -> bool,
+    describe: impl FnOnce() -> String,
+) {
     let deadline = Instant::now() + timeout;
     while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}\n{}", describe());
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `tracing` output to stderr when `RUST_LOG` is set, so a failing
+/// test can be re-run with the engine's logs. Safe to call more than once.
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
     }
 }

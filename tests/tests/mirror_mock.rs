@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use integration_tests::mirror_support::{
-    by_partition, cluster_config, consume, produce, producer, wait_for, Rec,
+    by_partition, cluster_config, consume, init_logs, produce, producer, wait_for, wait_for_or, Rec,
 };
 use integration_tests::mock::{MockApiKey, MockError, MockKafka};
 use integration_tests::TansuBroker;
@@ -63,6 +63,7 @@ fn assert_in_order_no_gap(source: &[Rec], target: &[Rec]) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
+    init_logs();
     let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
     let mock = MockKafka::start(3).unwrap();
     source.create_topic("faults", 4).unwrap();
@@ -104,20 +105,27 @@ async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
     mock.broker_down(2).unwrap();
     let second = recs(600, 900, 4);
     produce(&p, "faults", &second).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Long enough for a metadata refresh to see broker 2 gone: its
+    // partitions then have no known leader, and the mirror must ask again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     mock.broker_up(2).unwrap();
     let total = (first.len() + second.len()) as u64;
-    wait_for("everything acknowledged", Duration::from_secs(90), || {
-        let s = control.status();
-        s.partitions
-            .iter()
-            .all(|p| p.lag == 0 && p.state != PartitionState::Failed)
-            && s.partitions
+    wait_for_or(
+        "everything acknowledged",
+        Duration::from_secs(90),
+        || {
+            let s = control.status();
+            s.partitions
                 .iter()
-                .map(|p| p.high_watermark.max(0) as u64)
-                .sum::<u64>()
-                >= total
-    })
+                .all(|p| p.lag == 0 && p.state != PartitionState::Failed)
+                && s.partitions
+                    .iter()
+                    .map(|p| p.high_watermark.max(0) as u64)
+                    .sum::<u64>()
+                    >= total
+        },
+        || format!("{:#?}", control.status()),
+    )
     .await;
     let summary = handle.stop().await.unwrap();
     assert_eq!(summary.failed().count(), 0, "{summary}");

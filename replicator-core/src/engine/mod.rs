@@ -290,16 +290,37 @@ impl Engine {
         let (smeta, tmeta) = (self.source.metadata(), self.target.metadata());
         let mut source_nodes = BTreeSet::new();
         let mut target_nodes = BTreeSet::new();
+        let (mut source_unknown, mut target_unknown) = (false, false);
+        let now = Instant::now();
         for p in self.lock().partitions.values() {
-            if let Ok(l) = smeta.leader(&p.source_topic, p.partition) {
-                source_nodes.insert(l.node_id);
+            if p.state == PartitionState::Failed {
+                continue;
             }
-            if let Ok(l) = tmeta.leader(&p.target_topic, p.partition) {
-                target_nodes.insert(l.node_id);
+            match smeta.leader(&p.source_topic, p.partition) {
+                Ok(l) => {
+                    source_nodes.insert(l.node_id);
+                }
+                Err(_) => source_unknown |= p.wants_fetch(now),
+            }
+            match tmeta.leader(&p.target_topic, p.partition) {
+                Ok(l) => {
+                    target_nodes.insert(l.node_id);
+                }
+                Err(_) => target_unknown |= !p.window.is_empty(),
             }
             if let Some(n) = p.sent_to {
                 target_nodes.insert(n);
             }
+        }
+        // A partition whose leader is missing from the metadata (its broker
+        // was down at the last refresh) has no task to ask again: without
+        // this, it would wait for the periodic refresh. The refresher rate-
+        // limits these requests (`metadata_refresh_backoff`).
+        if source_unknown {
+            self.source.request_refresh();
+        }
+        if target_unknown {
+            self.target.request_refresh();
         }
         for n in source_nodes {
             let alive = fetchers.get(&n).is_some_and(|t| !t.is_finished());
