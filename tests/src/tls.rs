@@ -9,15 +9,17 @@ use std::{
     fmt, fs,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
 use tempfile::TempDir;
 
 use crate::{
+    pki::CertFiles,
     ports,
     tansu::{run_with_timeout, TansuBroker, TansuOptions},
+    tls_proxy::TlsProxy,
     HarnessError, Result,
 };
 
@@ -141,7 +143,8 @@ fn openssl(args: &[&str]) -> Result<()> {
     run_with_timeout(cmd, OPENSSL_TIMEOUT).map(drop)
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+/// The first `name` on `PATH`.
+pub(crate) fn which(name: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -149,10 +152,11 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A `stunnel4` process terminating TLS on a loopback port and forwarding
-/// plaintext to an upstream port. Killed on drop.
+/// A `stunnel4` front with its own throw-away PKI ([`TlsMaterial`]),
+/// terminating TLS on a loopback port and forwarding plaintext to an
+/// upstream port. Killed on drop. The process itself is a [`TlsProxy`].
 pub struct StunnelFront {
-    child: Option<Child>,
+    proxy: Option<TlsProxy>,
     port: u16,
     upstream: SocketAddr,
     mutual: bool,
@@ -181,62 +185,19 @@ impl StunnelFront {
 
     /// A TLS front on `port` (e.g. the port a broker already advertises).
     pub fn start_on(port: u16, upstream: SocketAddr, mutual: bool) -> Result<Self> {
-        let binary = which("stunnel4")
-            .or_else(|| which("stunnel"))
-            .ok_or_else(|| HarnessError::ProgramNotFound {
-                program: "stunnel4",
-                hint: APT_HINT.into(),
-            })?;
         let dir = tempfile::Builder::new()
             .prefix("stunnel-")
             .tempdir()
             .map_err(HarnessError::io("creating the stunnel temp dir"))?;
         let material = TlsMaterial::generate(dir.path())?;
-        let log = dir.path().join("stunnel.log");
-        let mut conf = format!(
-            "foreground = yes\npid =\noutput = {log}\ndebug = 5\n\n[kafka]\n\
-             accept = 127.0.0.1:{port}\nconnect = {upstream}\ncert = {cert}\nkey = {key}\n",
-            log = log.display(),
-            cert = material.server_cert.display(),
-            key = material.server_key.display(),
-        );
-        if mutual {
-            conf.push_str(&format!(
-                "CAfile = {}\nverifyChain = yes\nrequireCert = yes\n",
-                material.ca_cert.display()
-            ));
-        }
-        let conf_path = dir.path().join("stunnel.conf");
-        fs::write(&conf_path, conf)
-            .map_err(HarnessError::io(format!("writing {}", conf_path.display())))?;
-        let mut child = Command::new(&binary)
-            .arg(&conf_path)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(HarnessError::io(format!("spawning {}", binary.display())))?;
-        let timeout = Duration::from_secs(10);
-        let addr = ports::loopback(port);
-        let mut exited = None;
-        if !ports::wait_until_accepting(addr, timeout, || {
-            exited = child.try_wait().ok().flatten();
-            exited.is_some()
-        }) {
-            let _ = child.kill();
-            let status = child.wait().ok().or(exited);
-            return Err(HarnessError::not_ready(
-                "stunnel4",
-                &addr.to_string(),
-                timeout,
-                status,
-                &log,
-                &fs::read_to_string(&log).unwrap_or_default(),
-            ));
-        }
+        let server = CertFiles {
+            cert: material.server_cert.clone(),
+            key: material.server_key.clone(),
+        };
+        let client_ca = mutual.then_some(material.ca_cert.as_path());
+        let proxy = TlsProxy::start(Some(port), upstream, &server, client_ca)?;
         Ok(Self {
-            child: Some(child),
+            proxy: Some(proxy),
             port,
             upstream,
             mutual,
@@ -267,16 +228,7 @@ impl StunnelFront {
 
     /// Kills stunnel.
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for StunnelFront {
-    fn drop(&mut self) {
-        self.stop();
+        self.proxy.take();
     }
 }
 

@@ -1,6 +1,6 @@
 //! A TLS front (`stunnel4`) with certificates chosen by the test, for TLS
 //! failure cases: unknown CA, wrong host name, expired certificate, client
-//! certificate required. ([`crate::StunnelFront`] makes its own PKI.)
+//! certificate required. [`crate::StunnelFront`] runs one with its own PKI.
 
 use std::{
     fs,
@@ -33,18 +33,12 @@ impl std::fmt::Debug for TlsProxy {
 }
 
 fn stunnel() -> Result<PathBuf> {
-    for name in ["stunnel4", "stunnel"] {
-        for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-    }
-    Err(HarnessError::ProgramNotFound {
-        program: "stunnel4",
-        hint: HINT.into(),
-    })
+    crate::tls::which("stunnel4")
+        .or_else(|| crate::tls::which("stunnel"))
+        .ok_or_else(|| HarnessError::ProgramNotFound {
+            program: "stunnel4",
+            hint: HINT.into(),
+        })
 }
 
 impl TlsProxy {
