@@ -13,7 +13,8 @@
 //!   commits, prints a summary per flow (topics, partitions, records, bytes,
 //!   time, MB/s) and exits. Without it the mirrors run until Ctrl-C.
 //! - `--status-interval SECS` prints a status line per flow: throughput, total
-//!   lag, and with `--until-caught-up` a progress bar.
+//!   lag, and with `--until-caught-up` a progress bar of the source offsets
+//!   copied toward the end offsets seen at start.
 //! - Ctrl-C stops gracefully: no new fetches, in-flight batches drain,
 //!   offsets are committed, and the summaries are printed.
 //!

@@ -9,10 +9,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use replicator_core::mm2::{FlowConfig, Mm2Config, ReplicationPolicy, StartPolicy, TopicPattern};
+use replicator_core::mm2::{FlowConfig, Mm2Config, ReplicationPolicy, StartPolicy};
 use replicator_core::{
-    Mirror, MirrorBuilder, MirrorControl, MirrorError, MirrorHandle, Mode, RenamePolicy, StartFrom,
-    Status, Summary,
+    Mirror, MirrorBuilder, MirrorControl, MirrorError, MirrorHandle, Mode, PartitionState,
+    RenamePolicy, StartFrom, Status, Summary,
 };
 
 /// Exit code: done (caught up, or stopped with Ctrl-C in continuous mode).
@@ -246,39 +246,16 @@ pub fn builder_for(
             StartPolicy::Earliest => StartFrom::Earliest,
             StartPolicy::Latest => StartFrom::Latest,
         });
-    // Names are matched as anchored, escaped expressions, as MirrorMaker 2
-    // does: a listed topic that does not exist yet is picked up when it is
-    // created instead of failing the start.
-    for t in &flow.topics {
-        b = match t {
-            TopicPattern::Name(n) => b.include(&regex::escape(n)),
-            TopicPattern::Regex { source, .. } => b.include(source),
-        };
-    }
-    for t in &flow.topics_exclude {
-        b = match t {
-            TopicPattern::Name(n) => b.exclude(&regex::escape(n)),
-            TopicPattern::Regex { source, .. } => b.exclude(source),
-        };
-    }
-    // MirrorMaker 2 never replicates its own and Connect's internal topics.
-    for internal in [r"\..*", r".*[.-]internal", r"mm2-offset-syncs\..*"] {
-        b = b.exclude(internal);
-    }
+    // The flow's topics, internal-topic rule and cycle check, as
+    // MirrorMaker 2 applies them: a listed topic that does not exist yet is
+    // picked up when it is created, and a topic that came from the target
+    // is left out, which keeps active/active running.
+    b = b.selection(flow.topic_selection());
     b = match &flow.policy {
-        ReplicationPolicy::Default { separator } => {
-            // MirrorMaker 2's cycle check: a topic whose prefix chain names
-            // the target came from it and is never sent back. Excluding it
-            // keeps active/active running instead of refusing the topic.
-            if !separator.is_empty() {
-                let (sep, target) = (regex::escape(separator), regex::escape(&flow.target));
-                b = b.exclude(&format!("(?:.*{sep})?{target}{sep}.+"));
-            }
-            b.rename(RenamePolicy::prefix_with(
-                flow.source.clone(),
-                separator.clone(),
-            ))
-        }
+        ReplicationPolicy::Default { separator } => b.rename(RenamePolicy::prefix_with(
+            flow.source.clone(),
+            separator.clone(),
+        )),
         ReplicationPolicy::Identity => b.rename(RenamePolicy::Identity),
     };
     let total = usize::try_from(flow.max_in_flight_bytes).unwrap_or(usize::MAX);
@@ -314,6 +291,9 @@ struct Running {
     handle: Option<MirrorHandle>,
     result: Option<Result<Summary, MirrorError>>,
     last: Option<(Instant, u64, u64)>,
+    /// Backfill: offsets to copy, as seen at start (the progress bar's
+    /// 100%).
+    total_to_end: Option<i64>,
 }
 
 async fn run_mirrors(
@@ -329,16 +309,16 @@ async fn run_mirrors(
         match mirror.start().await {
             Ok(handle) => {
                 let control = handle.control();
-                if until_caught_up && control.status().partitions.is_empty() {
-                    println!("[{flow}] no source topic is selected: nothing to copy");
-                    control.request_stop();
-                }
+                // Every partition is positioned with its end offset once
+                // `start` returns, so this is the whole backfill.
+                let total_to_end = control.status().to_end();
                 running.push(Running {
                     flow,
                     control,
                     handle: Some(handle),
                     result: None,
                     last: None,
+                    total_to_end,
                 });
             }
             Err(e) => {
@@ -455,7 +435,7 @@ fn print_status(r: &mut Running, until_caught_up: bool, started: Instant) {
     let failed = s
         .partitions
         .iter()
-        .filter(|p| p.state == replicator_core::PartitionState::Failed)
+        .filter(|p| p.state == PartitionState::Failed)
         .count();
     let mut line = format!(
         "[{}] {:>8.2} MB/s {:>9.0} rec/s  lag {:>9} records  {} records copied  {} partitions",
@@ -469,27 +449,43 @@ fn print_status(r: &mut Running, until_caught_up: bool, started: Instant) {
     if failed > 0 {
         line.push_str(&format!("  {failed} FAILED"));
     }
-    let unknown = s.partitions.iter().filter(|p| p.high_watermark < 0).count();
-    if until_caught_up && (unknown > 0 || s.partitions.is_empty()) {
-        line.push_str(&format!(
-            "  [end offsets of {unknown} partitions not known yet]"
-        ));
-    } else if until_caught_up {
-        // Progress toward the end offsets: what was copied over what was
-        // copied plus what is left (the lag to the high watermark).
-        let done = s.totals.records as f64;
-        let total = done + lag as f64;
-        let frac = if total > 0.0 { done / total } else { 1.0 };
-        const WIDTH: usize = 30;
-        let filled = ((frac * WIDTH as f64).round() as usize).min(WIDTH);
-        line.push_str(&format!(
-            "  [{}{}] {:>3.0}%",
-            "#".repeat(filled),
-            "-".repeat(WIDTH - filled),
-            frac * 100.0
-        ));
+    if until_caught_up {
+        line.push_str(&progress(&s, &mut r.total_to_end));
     }
     println!("{line}");
+}
+
+/// Backfill progress toward the end offsets, in source offsets: `total` is
+/// what there was to copy at start, raised when more than that is left
+/// (topics or partitions that joined since).
+fn progress(s: &Status, total: &mut Option<i64>) -> String {
+    // A partition FAILED before it was positioned (its target topic could
+    // not be set up) has no end offset and never will: the summary reports
+    // it, the bar leaves it out.
+    let counted: Vec<_> = s
+        .partitions
+        .iter()
+        .filter(|p| !(p.state == PartitionState::Failed && p.end_offset.is_none()))
+        .collect();
+    let Some(left) = counted.iter().map(|p| p.to_end.map(|n| n.max(0))).sum() else {
+        let unknown = counted.iter().filter(|p| p.to_end.is_none()).count();
+        return format!("  [end offsets of {unknown} partitions not known yet]");
+    };
+    let all = total.get_or_insert(left);
+    *all = (*all).max(left);
+    let frac = if *all > 0 {
+        (*all - left) as f64 / *all as f64
+    } else {
+        1.0
+    };
+    const WIDTH: usize = 30;
+    let filled = ((frac * WIDTH as f64).round() as usize).min(WIDTH);
+    format!(
+        "  [{}{}] {:>3.0}%  {left} offsets to go",
+        "#".repeat(filled),
+        "-".repeat(WIDTH - filled),
+        frac * 100.0
+    )
 }
 
 fn print_summary(flow: &str, s: &Summary) {
@@ -513,6 +509,9 @@ fn print_summary(flow: &str, s: &Summary) {
             "; drain timed out, in-flight batches are fetched again on restart"
         }
     );
+    if s.partitions.is_empty() {
+        println!("[{flow}]   no source topic is selected: nothing to copy");
+    }
     for topic in &topics {
         let parts: Vec<_> = s
             .partitions
@@ -613,5 +612,78 @@ mod tests {
         assert!(!sel.matches("b_orders", false), "came from the target");
         assert!(!sel.matches("x_b_orders", false), "came from the target");
         assert!(!sel.matches("ordersx", false), "names are exact");
+        assert!(
+            !sel.matches("pay-x.internal", false),
+            "MirrorMaker 2 internal"
+        );
+        let (ab, _) = builder_for(&config, config.flow("b", "a").unwrap()).unwrap();
+        let sel = ab.build().unwrap().config().selection.clone();
+        assert!(sel.matches("orders", false));
+        assert!(!sel.matches("a_orders", false), "came from the target");
+    }
+
+    fn part(p: i32, end: Option<i64>, to_end: Option<i64>) -> replicator_core::PartitionStatus {
+        replicator_core::PartitionStatus {
+            source_topic: "t".into(),
+            target_topic: "t".into(),
+            partition: p,
+            state: PartitionState::Active,
+            reason: None,
+            high_watermark: -1,
+            position: None,
+            committed_offset: None,
+            lag: 0,
+            end_offset: end,
+            to_end,
+            bytes_in_flight: 0,
+            last_fetch: None,
+            last_produce: None,
+            totals: Default::default(),
+        }
+    }
+
+    #[test]
+    fn progress_counts_offsets_toward_the_end_offsets() {
+        let mut s = Status {
+            partitions: vec![part(0, Some(10), Some(5)), part(1, Some(10), Some(5))],
+            totals: Default::default(),
+            bytes_in_flight: 0,
+        };
+        let mut total = Some(20);
+        let line = progress(&s, &mut total);
+        assert!(
+            line.contains(" 50%") && line.contains("10 offsets to go"),
+            "{line}"
+        );
+        assert!(
+            line.contains(&format!("[{}{}]", "#".repeat(15), "-".repeat(15))),
+            "{line}"
+        );
+        // More left than at start (a topic joined): the total follows.
+        s.partitions.push(part(2, Some(30), Some(30)));
+        let line = progress(&s, &mut total);
+        assert_eq!(total, Some(40));
+        assert!(line.contains("  0%  40 offsets to go"), "{line}");
+        // Nothing known at start: the first figure is the total.
+        let mut none = None;
+        assert!(progress(&s, &mut none).contains(" 0%"));
+        assert_eq!(none, Some(40));
+        s.partitions.iter_mut().for_each(|p| p.to_end = Some(0));
+        assert!(progress(&s, &mut none).contains("100%"));
+        // Failed before it had an end offset: left out.
+        let mut failed = part(4, None, None);
+        failed.state = PartitionState::Failed;
+        s.partitions.push(failed);
+        assert!(progress(&s, &mut none).contains("100%"));
+        // An end offset not known yet.
+        s.partitions.push(part(3, None, None));
+        let line = progress(&s, &mut none);
+        assert!(
+            line.contains("end offsets of 1 partitions not known yet"),
+            "{line}"
+        );
+        // Nothing selected: done.
+        s.partitions.clear();
+        assert!(progress(&s, &mut None).contains("100%"));
     }
 }

@@ -285,3 +285,48 @@ async fn cli_continuous_stops_gracefully_when_asked() {
     }
     assert_same("events", &events, &seen_rx.await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_until_caught_up_with_nothing_selected_exits_0() {
+    let a = tansu();
+    let b = tansu();
+    a.create_topic("orders", 1).unwrap();
+    produce(
+        &producer(&a.bootstrap(), &[]),
+        "orders",
+        &records("o", 1, 5),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("empty.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "clusters = a, b\n\
+             a.bootstrap.servers = {}\n\
+             b.bootstrap.servers = {}\n\
+             a->b.enabled = true\n\
+             a->b.topics = nomatch.*, missing\n\
+             replication.factor = 1\n",
+            a.bootstrap(),
+            b.bootstrap()
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = mirror(&config, &["--until-caught-up", "--status-interval", "0.1"]).await;
+    assert_eq!(out.code, EXIT_OK, "{out:?}");
+    let s = summary(&out, "a->b");
+    assert!(s.partitions.is_empty(), "{s}");
+    assert_eq!(s.totals.records, 0, "{s}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "finished on its own, took {:?}",
+        started.elapsed()
+    );
+    assert!(!b
+        .list_topics()
+        .unwrap()
+        .iter()
+        .any(|t| t.contains("orders")));
+}

@@ -191,6 +191,15 @@ impl Engine {
         let mut last_discovery = Instant::now();
         let mut last_commit = Instant::now();
         let mut metrics = metrics::Publisher::new(&self.config.group_id);
+        if self.config.mode == Mode::UntilCaughtUp && self.lock().partitions.is_empty() {
+            // Finishes at the first check below, with an empty summary:
+            // there are no end offsets to wait for.
+            tracing::warn!(
+                group = %self.config.group_id,
+                selection = %self.config.selection,
+                "backfill: no source topic matches the selection; nothing to copy"
+            );
+        }
         loop {
             self.spawn_tasks(&mut fetchers, &mut senders);
             tokio::select! {
@@ -272,12 +281,14 @@ impl Engine {
         publisher.publish(&self.lock().partitions);
     }
 
+    /// Backfill: every partition reached its end offset or failed. With no
+    /// partition at all (the initial discovery found nothing) there is no
+    /// end offset to wait for: done at once.
     fn backfill_done(&self) -> bool {
-        let s = self.lock();
-        !s.partitions.is_empty()
-            && s.partitions
-                .values()
-                .all(|p| p.reached_end() || p.state == PartitionState::Failed)
+        self.lock()
+            .partitions
+            .values()
+            .all(|p| p.reached_end() || p.state == PartitionState::Failed)
     }
 
     /// Starts a fetcher for every source leader and a sender for every

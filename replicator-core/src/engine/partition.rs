@@ -383,6 +383,10 @@ impl Partition {
             Some(c) if self.high_watermark >= 0 => (self.high_watermark - c).max(0),
             _ => 0,
         };
+        let to_end = match (self.end_offset, self.committable()) {
+            (Some(end), Some(c)) => Some((end - c).max(0)),
+            _ => None,
+        };
         PartitionStatus {
             source_topic: self.source_topic.clone(),
             target_topic: self.target_topic.clone(),
@@ -393,6 +397,8 @@ impl Partition {
             position: self.position,
             committed_offset: self.committed,
             lag,
+            end_offset: self.end_offset,
+            to_end,
             bytes_in_flight: self.window.bytes(),
             last_fetch: self.last_fetch,
             last_produce: self.last_produce,

@@ -204,6 +204,25 @@ impl MirrorBuilder {
         self
     }
 
+    /// Leaves out topics that the prefix policy says came from cluster
+    /// `alias` (give the target's alias): MirrorMaker 2's cycle check, see
+    /// [`TopicSelection::exclude_replicated_from`].
+    pub fn exclude_replicated_from(
+        mut self,
+        alias: impl Into<String>,
+        separator: impl Into<String>,
+    ) -> Self {
+        self.selection.exclude_replicated_from(alias, separator);
+        self
+    }
+
+    /// Replaces the topic selection built so far, e.g. with a MirrorMaker 2
+    /// flow's ([`crate::mm2::FlowConfig::topic_selection`]).
+    pub fn selection(mut self, selection: TopicSelection) -> Self {
+        self.selection = selection;
+        self
+    }
+
     /// Lets include patterns match internal topics (`__*`).
     pub fn include_internal(mut self, on: bool) -> Self {
         self.selection.include_internal(on);

@@ -95,6 +95,16 @@ pub struct PartitionStatus {
     pub committed_offset: Option<i64>,
     /// Records on the source not yet acknowledged by the target.
     pub lag: i64,
+    /// Backfill ([`crate::Mode::UntilCaughtUp`]): the source end offset
+    /// (last stable offset) captured when the partition joined the mirror;
+    /// the partition is done once everything before it is acknowledged.
+    /// `None` in continuous mode, and before the partition is positioned.
+    pub end_offset: Option<i64>,
+    /// Backfill: source offsets from the first one not yet acknowledged by
+    /// the target up to [`PartitionStatus::end_offset`], 0 once there.
+    /// Unlike [`PartitionStatus::lag`] it does not grow with new writes.
+    /// `None` when `end_offset` is.
+    pub to_end: Option<i64>,
     /// Bytes fetched and not yet acknowledged.
     pub bytes_in_flight: usize,
     /// Time of the last fetch that returned data or reached the end.
@@ -127,5 +137,54 @@ impl Status {
     /// Total lag in records.
     pub fn lag(&self) -> i64 {
         self.partitions.iter().map(|p| p.lag.max(0)).sum()
+    }
+
+    /// Backfill: offsets left before every partition's end offset (0 with
+    /// no partition), or `None` while some partition's end offset is not
+    /// known, which is always the case in continuous mode.
+    pub fn to_end(&self) -> Option<i64> {
+        self.partitions
+            .iter()
+            .map(|p| p.to_end.map(|n| n.max(0)))
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::partition::Partition;
+
+    #[test]
+    fn end_offset_and_offsets_to_end() {
+        let mut p = Partition::new("t", "t", 0, 5);
+        let st = p.status();
+        assert_eq!((st.end_offset, st.to_end), (None, None), "not positioned");
+        p.position = Some(3);
+        p.end_offset = Some(10);
+        p.high_watermark = 12;
+        let st = p.status();
+        assert_eq!((st.end_offset, st.to_end, st.lag), (Some(10), Some(7), 9));
+        p.position = Some(10);
+        assert_eq!(p.status().to_end, Some(0));
+        p.position = Some(12);
+        assert_eq!(p.status().to_end, Some(0), "never negative");
+
+        let mut q = Partition::new("t", "t", 1, 5);
+        q.position = Some(0);
+        q.end_offset = Some(4);
+        let mut status = Status {
+            partitions: vec![p.status(), q.status()],
+            totals: Totals::default(),
+            bytes_in_flight: 0,
+        };
+        assert_eq!(status.to_end(), Some(4));
+        // Continuous mode: a partition without an end offset.
+        status
+            .partitions
+            .push(Partition::new("u", "u", 0, 5).status());
+        assert_eq!(status.to_end(), None);
+        status.partitions.clear();
+        assert_eq!(status.to_end(), Some(0));
     }
 }

@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use regex::Regex;
 
+use crate::topics::selection::is_mirror_maker_internal;
+use crate::topics::{came_from, TopicSelection};
+
 /// One entry of a `topics` or `topics.exclude` list.
 ///
 /// MirrorMaker 2 compiles every entry as a Java regular expression that
@@ -177,31 +180,22 @@ impl ReplicationPolicy {
 
     /// Whether `topic` (on the source) originally came from `target`, at any
     /// number of hops: such a topic must not be replicated to `target`
-    /// (MirrorMaker 2's cycle check).
+    /// (MirrorMaker 2's cycle check, the same rule as
+    /// [`TopicSelection::exclude_replicated_from`]).
     pub fn is_cycle(&self, topic: &str, target: &str) -> bool {
-        let mut t = topic;
-        while let Some(source) = self.topic_source(t) {
-            if source == target {
-                return true;
-            }
-            match self.upstream_topic(t) {
-                Some(up) => t = up,
-                None => return false,
-            }
+        match self {
+            Self::Default { separator } => came_from(topic, target, separator),
+            Self::Identity => false,
         }
-        false
     }
 
     /// Kafka's own and MirrorMaker 2's internal topics, which are never
     /// replicated: names starting with `__` or `.`, ending with `.internal`
     /// or `-internal` (Connect's and MirrorMaker 2's checkpoints topics), and
-    /// MirrorMaker 2's offset-syncs topics.
+    /// MirrorMaker 2's offset-syncs topics (the same rule as
+    /// [`TopicSelection::mirror_maker_internal`]).
     pub fn is_internal_topic(topic: &str) -> bool {
-        topic.starts_with("__")
-            || topic.starts_with('.')
-            || topic.ends_with(".internal")
-            || topic.ends_with("-internal")
-            || topic.starts_with("mm2-offset-syncs.")
+        is_mirror_maker_internal(topic)
     }
 
     /// The short class name, as a user would write it.
@@ -278,14 +272,42 @@ impl FlowConfig {
         format!("{}->{}", self.source, self.target)
     }
 
+    /// The flow's topics as a [`TopicSelection`], ready for
+    /// [`crate::MirrorBuilder::selection`]: `topics` included (plain names
+    /// as exact entries, so a listed topic that does not exist yet is
+    /// picked up when it is created, as in MirrorMaker 2), `topics.exclude`
+    /// excluded, MirrorMaker 2's internal topics left out
+    /// ([`TopicSelection::mirror_maker_internal`]), and with the prefix
+    /// policy, topics that came from the target left out
+    /// ([`TopicSelection::exclude_replicated_from`], the cycle check).
+    pub fn topic_selection(&self) -> TopicSelection {
+        let mut s = TopicSelection::new();
+        for p in &self.topics {
+            match p {
+                TopicPattern::Name(n) => s.include_name(n.clone()),
+                TopicPattern::Regex { regex, .. } => s.include_regex(regex.clone()),
+            };
+        }
+        for p in &self.topics_exclude {
+            match p {
+                TopicPattern::Name(n) => s.exclude_name(n.clone()),
+                TopicPattern::Regex { regex, .. } => s.exclude_regex(regex.clone()),
+            };
+        }
+        s.mirror_maker_internal(true);
+        if let ReplicationPolicy::Default { separator } = &self.policy {
+            s.exclude_replicated_from(self.target.clone(), separator.clone());
+        }
+        s
+    }
+
     /// Whether this flow replicates `topic` (a name on the source): it
     /// matches `topics`, matches no `topics.exclude` entry, is not an
     /// internal topic, and did not come from the target (prefix policy).
+    /// The rule is [`FlowConfig::topic_selection`]'s; build that once to
+    /// test many names.
     pub fn selects(&self, topic: &str) -> bool {
-        any_matches(&self.topics, topic)
-            && !any_matches(&self.topics_exclude, topic)
-            && !ReplicationPolicy::is_internal_topic(topic)
-            && !self.policy.is_cycle(topic, &self.target)
+        self.topic_selection().matches(topic, false)
     }
 
     /// The name `topic` gets on the target.
@@ -492,5 +514,33 @@ mod tests {
         assert!(f.selects("c.orders"));
         assert_eq!(f.remote_topic("orders"), "a.orders");
         assert_eq!(f.name(), "a->b");
+
+        // The selection the mirror gets is the same rule.
+        let named = FlowConfig {
+            topics: pats("orders, pay-.*, b.orders, .hidden"),
+            topics_exclude: pats("pay-tmp"),
+            ..f.clone()
+        };
+        let sel = named.topic_selection();
+        assert!(
+            sel.names().is_empty(),
+            "listed names need not exist at start"
+        );
+        for (topic, want) in [
+            ("orders", true),
+            ("pay-eu", true),
+            ("pay-tmp", false),
+            ("b.orders", false),
+            (".hidden", false),
+            ("ordersx", false),
+        ] {
+            assert_eq!(sel.matches(topic, false), want, "{topic}");
+            assert_eq!(named.selects(topic), want, "{topic}");
+        }
+        let identity = FlowConfig {
+            policy: ReplicationPolicy::Identity,
+            ..named
+        };
+        assert!(identity.selects("b.orders"), "nothing marks a remote topic");
     }
 }

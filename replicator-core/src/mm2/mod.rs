@@ -156,7 +156,9 @@
 //!   conservatively for regexes (by their literal prefixes and exclusions).
 //!   With the default prefix policy active/active is safe: a topic whose
 //!   name says it came from the target is never sent back
-//!   ([`ReplicationPolicy::is_cycle`], applied by [`FlowConfig::selects`]).
+//!   ([`ReplicationPolicy::is_cycle`]; [`FlowConfig::topic_selection`]
+//!   builds it into the flow's [`crate::TopicSelection`] with
+//!   [`crate::TopicSelection::exclude_replicated_from`]).
 
 mod cluster;
 mod error;

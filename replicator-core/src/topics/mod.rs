@@ -3,9 +3,10 @@
 //! config sync ([`target`]).
 
 mod naming;
-mod selection;
+pub(crate) mod selection;
 pub mod target;
 
+pub(crate) use naming::came_from;
 pub use naming::RenamePolicy;
 pub use selection::TopicSelection;
 pub use target::SYNCED_CONFIGS;

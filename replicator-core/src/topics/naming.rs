@@ -122,6 +122,28 @@ impl RenamePolicy {
     }
 }
 
+/// Whether the prefix policy's name `topic` (`<alias><separator>...`)
+/// says it came from cluster `alias`, at any number of hops: `b.orders` and
+/// `a.b.orders` came from `b`. MirrorMaker 2's `isCycle`, without its
+/// recursion.
+pub(crate) fn came_from(topic: &str, alias: &str, separator: &str) -> bool {
+    if separator.is_empty() {
+        // Nothing marks a hop; splitting on "" would never advance.
+        return false;
+    }
+    let mut rest = topic;
+    while let Some((source, upstream)) = rest.split_once(separator) {
+        if upstream.is_empty() {
+            return false;
+        }
+        if source == alias {
+            return true;
+        }
+        rest = upstream;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
