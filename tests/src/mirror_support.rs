@@ -1,10 +1,29 @@
 //! Helpers for the mirror tests: an independent producer and consumer
 //! (librdkafka through `rdkafka`), record-by-record comparison, a raw look
-//! at the target's batches (codec, control and transactional bits), and
-//! mirror settings tuned for tests.
+//! at the target's batches (codec, control and transactional bits), mirror
+//! settings tuned for tests, and a scripted source cluster on the
+//! [`FakeBroker`] whose Fetch answers a test writes.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+use kafka_proto::messages::find_coordinator_response::FindCoordinatorResponse;
+use kafka_proto::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_proto::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_proto::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
+use kafka_proto::messages::{
+    FetchRequest, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, RequestBody,
+    ResponseBody,
+};
+use kafka_proto::ApiKey;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -12,6 +31,8 @@ use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use replicator_core::{ClusterConfig, ConnectionConfig};
+
+use crate::fake_broker::{Action, FakeBroker, FakeOptions, Received};
 
 /// One record as the independent clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,4 +271,125 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
+}
+
+/// Starts a scripted one-node source cluster leading `topics` (name,
+/// partitions). It answers the group and offset requests a mirror makes
+/// (FindCoordinator, OffsetFetch with nothing committed, OffsetCommit,
+/// ListOffsets: earliest 0, latest `latest(topic, partition)`), and each
+/// Fetch with `fetch`. Versions are capped below topic IDs, so topics are
+/// named on the wire.
+pub async fn fake_source(
+    topics: Vec<(String, i32)>,
+    latest: impl Fn(&str, i32) -> i64 + Send + Sync + 'static,
+    fetch: impl Fn(&Received, &FetchRequest) -> Action + Send + Sync + 'static,
+) -> FakeBroker {
+    let mut opts = FakeOptions {
+        topics,
+        ..FakeOptions::default()
+    };
+    for (api, max) in [
+        (ApiKey::Fetch, 12),
+        (ApiKey::FindCoordinator, 3),
+        (ApiKey::OffsetFetch, 7),
+        (ApiKey::OffsetCommit, 8),
+        (ApiKey::ListOffsets, 7),
+    ] {
+        for v in opts.api_versions.iter_mut().filter(|v| v.0 == api.key()) {
+            v.2 = max;
+        }
+    }
+    let me = Arc::new(OnceLock::<SocketAddr>::new());
+    let me2 = Arc::clone(&me);
+    opts.handler = Some(Arc::new(move |req| match &req.body {
+        RequestBody::Fetch(r) => Some(fetch(req, r)),
+        _ => source_answer(req, *me2.get()?, &latest).map(Action::Respond),
+    }));
+    let broker = FakeBroker::start(opts).await.expect("fake source broker");
+    me.set(broker.addr()).expect("set once");
+    broker
+}
+
+/// The fake source's answers to everything but Fetch (and the defaults).
+fn source_answer(
+    req: &Received,
+    me: SocketAddr,
+    latest: &dyn Fn(&str, i32) -> i64,
+) -> Option<ResponseBody> {
+    Some(match &req.body {
+        RequestBody::FindCoordinator(_) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
+            node_id: 0,
+            host: me.ip().to_string(),
+            port: i32::from(me.port()),
+            ..Default::default()
+        }),
+        RequestBody::OffsetFetch(r) => ResponseBody::OffsetFetch(OffsetFetchResponse {
+            topics: r
+                .topics
+                .iter()
+                .flatten()
+                .map(|t| OffsetFetchResponseTopic {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partition_indexes
+                        .iter()
+                        .map(|&p| OffsetFetchResponsePartition {
+                            partition_index: p,
+                            committed_offset: -1,
+                            committed_leader_epoch: -1,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::OffsetCommit(r) => ResponseBody::OffsetCommit(OffsetCommitResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| OffsetCommitResponseTopic {
+                    topic: t.topic.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| OffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        RequestBody::ListOffsets(r) => ResponseBody::ListOffsets(ListOffsetsResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| ListOffsetsTopicResponse {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            timestamp: -1,
+                            offset: if p.timestamp == -2 {
+                                0
+                            } else {
+                                latest(&t.name, p.partition_index)
+                            },
+                            leader_epoch: 0,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }),
+        _ => return None,
+    })
 }

@@ -7,32 +7,18 @@
 //!
 //! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use integration_tests::fake_broker::{Action, FakeBroker, FakeOptions};
-use integration_tests::mirror_support::{cluster_config, consume};
+use integration_tests::fake_broker::Action;
+use integration_tests::mirror_support::{cluster_config, consume, fake_source};
 use integration_tests::TansuBroker;
 use kafka_proto::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
-use kafka_proto::messages::find_coordinator_response::FindCoordinatorResponse;
-use kafka_proto::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
-use kafka_proto::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafka_proto::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
-};
-use kafka_proto::messages::{
-    FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, RequestBody,
-    ResponseBody,
-};
+use kafka_proto::messages::{FetchRequest, FetchResponse, RequestBody, ResponseBody};
 use kafka_proto::record::{ControlRecordType, RecordBatchBuilder};
-use kafka_proto::{ApiKey, Records};
+use kafka_proto::Records;
 use replicator_core::{Mirror, Mode, PartitionState};
 
 const TOPIC: &str = "txn-src";
@@ -75,152 +61,61 @@ fn log() -> Bytes {
     .into()
 }
 
-fn handler(
-    req: &integration_tests::fake_broker::Received,
-    me: std::net::SocketAddr,
-) -> Option<Action> {
-    let body = match &req.body {
-        RequestBody::FindCoordinator(_) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
-            node_id: 0,
-            host: me.ip().to_string(),
-            port: i32::from(me.port()),
-            ..Default::default()
-        }),
-        RequestBody::OffsetFetch(r) => ResponseBody::OffsetFetch(OffsetFetchResponse {
-            topics: r
-                .topics
-                .iter()
-                .flatten()
-                .map(|t| OffsetFetchResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partition_indexes
-                        .iter()
-                        .map(|&p| OffsetFetchResponsePartition {
-                            partition_index: p,
-                            committed_offset: -1,
-                            committed_leader_epoch: -1,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::OffsetCommit(r) => ResponseBody::OffsetCommit(OffsetCommitResponse {
-            topics: r
-                .topics
-                .iter()
-                .map(|t| OffsetCommitResponseTopic {
-                    topic: t.topic.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| OffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::ListOffsets(r) => ResponseBody::ListOffsets(ListOffsetsResponse {
-            topics: r
-                .topics
-                .iter()
-                .map(|t| ListOffsetsTopicResponse {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| ListOffsetsPartitionResponse {
-                            partition_index: p.partition_index,
-                            timestamp: -1,
-                            offset: if p.timestamp == -2 { 0 } else { END },
-                            leader_epoch: 0,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::Fetch(r) => {
-            assert_eq!(r.isolation_level, 1, "the mirror fetches read_committed");
-            ResponseBody::Fetch(FetchResponse {
-                responses: r
-                    .topics
+/// The partition's log under read_committed, with its aborted transaction
+/// listed, for a fetch from offset 0; nothing after.
+fn fetch_response(r: &FetchRequest) -> FetchResponse {
+    assert_eq!(r.isolation_level, 1, "the mirror fetches read_committed");
+    FetchResponse {
+        responses: r
+            .topics
+            .iter()
+            .map(|t| FetchableTopicResponse {
+                topic: t.topic.clone(),
+                partitions: t
+                    .partitions
                     .iter()
-                    .map(|t| FetchableTopicResponse {
-                        topic: t.topic.clone(),
-                        partitions: t
-                            .partitions
-                            .iter()
-                            .map(|p| {
-                                let first = p.fetch_offset == 0;
-                                PartitionData {
-                                    partition_index: p.partition,
-                                    high_watermark: END,
-                                    last_stable_offset: END,
-                                    log_start_offset: 0,
-                                    aborted_transactions: Some(if first {
-                                        vec![AbortedTransaction {
-                                            producer_id: 20,
-                                            first_offset: 3,
-                                            ..Default::default()
-                                        }]
-                                    } else {
-                                        Vec::new()
-                                    }),
-                                    preferred_read_replica: -1,
-                                    records: Some(if first {
-                                        Records::from(log())
-                                    } else {
-                                        Records::new()
-                                    }),
+                    .map(|p| {
+                        let first = p.fetch_offset == 0;
+                        PartitionData {
+                            partition_index: p.partition,
+                            high_watermark: END,
+                            last_stable_offset: END,
+                            log_start_offset: 0,
+                            aborted_transactions: Some(if first {
+                                vec![AbortedTransaction {
+                                    producer_id: 20,
+                                    first_offset: 3,
                                     ..Default::default()
-                                }
-                            })
-                            .collect(),
-                        ..Default::default()
+                                }]
+                            } else {
+                                Vec::new()
+                            }),
+                            preferred_read_replica: -1,
+                            records: Some(if first {
+                                Records::from(log())
+                            } else {
+                                Records::new()
+                            }),
+                            ..Default::default()
+                        }
                     })
                     .collect(),
                 ..Default::default()
             })
-        }
-        _ => return None,
-    };
-    Some(Action::Respond(body))
+            .collect(),
+        ..Default::default()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborted_batches_are_dropped_and_markers_never_forwarded() {
     let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
-    let mut opts = FakeOptions {
-        topics: vec![(TOPIC.into(), 1)],
-        ..FakeOptions::default()
-    };
-    // Topic names on the wire (versions before topic IDs), one coordinator key.
-    for (api, max) in [
-        (ApiKey::Fetch, 12),
-        (ApiKey::FindCoordinator, 3),
-        (ApiKey::OffsetFetch, 7),
-        (ApiKey::OffsetCommit, 8),
-        (ApiKey::ListOffsets, 7),
-    ] {
-        for v in opts.api_versions.iter_mut().filter(|v| v.0 == api.key()) {
-            v.2 = max;
-        }
-    }
-    let me = Arc::new(std::sync::OnceLock::<std::net::SocketAddr>::new());
-    let me2 = Arc::clone(&me);
-    opts.handler = Some(Arc::new(move |req| handler(req, *me2.get()?)));
-    let source = FakeBroker::start(opts).await.unwrap();
-    me.set(source.addr()).unwrap();
+    let source = fake_source(
+        vec![(TOPIC.into(), 1)],
+        |_, _| END,
+        |_, r| Action::Respond(ResponseBody::Fetch(fetch_response(r))),
+    )
+    .await;
 
     let handle = Mirror::builder()
         .source(cluster_config(&source.bootstrap()))

@@ -1,10 +1,12 @@
 //! Flow control: a bound on bytes fetched but not yet acknowledged by the
 //! target, globally and per partition.
 //!
-//! A fetch asks for at most what is left under both bounds. A broker
-//! returns at least one whole batch even when it is larger than asked, so
-//! the bound can be passed by at most one batch per partition: memory stays
-//! within `global + partitions × max batch size`, whatever the rates.
+//! A fetch asks for at most what is left under both bounds, and reserves
+//! what it asked for until its response is applied, so several fetches in
+//! flight cannot together ask for more than the bound. A broker returns at
+//! least one whole batch even when it is larger than asked, so the bound
+//! can be passed by at most one batch per partition: memory stays within
+//! `global + partitions × max batch size`, whatever the rates.
 
 /// Byte accounting for one mirror.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +14,7 @@ pub struct Budget {
     global_limit: usize,
     partition_limit: usize,
     used: usize,
+    reserved: usize,
 }
 
 impl Budget {
@@ -22,12 +25,18 @@ impl Budget {
             global_limit: global_limit.max(1),
             partition_limit: partition_limit.max(1),
             used: 0,
+            reserved: 0,
         }
     }
 
     /// Bytes held now.
     pub fn used(&self) -> usize {
         self.used
+    }
+
+    /// Bytes asked for by fetches in flight.
+    pub fn reserved(&self) -> usize {
+        self.reserved
     }
 
     /// The global bound.
@@ -40,12 +49,28 @@ impl Budget {
         self.partition_limit
     }
 
+    /// Bytes a new fetch may still ask for, all partitions together.
+    pub fn global_left(&self) -> usize {
+        self.global_limit
+            .saturating_sub(self.used)
+            .saturating_sub(self.reserved)
+    }
+
     /// How many bytes a fetch for a partition already holding
     /// `partition_used` may ask for; 0 means do not fetch it now.
     pub fn allowance(&self, partition_used: usize) -> usize {
-        let global_left = self.global_limit.saturating_sub(self.used);
         let partition_left = self.partition_limit.saturating_sub(partition_used);
-        global_left.min(partition_left)
+        self.global_left().min(partition_left)
+    }
+
+    /// Reserves `bytes` for a fetch being sent.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.reserved += bytes;
+    }
+
+    /// Ends a reservation once its fetch was applied or failed.
+    pub fn unreserve(&mut self, bytes: usize) {
+        self.reserved = self.reserved.saturating_sub(bytes);
     }
 
     /// Accounts fetched bytes (may pass the bound by the batch a broker
@@ -75,5 +100,21 @@ mod tests {
         assert_eq!(b.allowance(0), 0);
         b.release(1400);
         assert_eq!((b.used(), b.allowance(300)), (0, 0));
+    }
+
+    #[test]
+    fn fetches_in_flight_share_the_global_bound() {
+        let mut b = Budget::new(1000, 600);
+        assert_eq!(b.allowance(0), 600);
+        b.reserve(600);
+        assert_eq!(b.allowance(0), 400, "a second fetch gets what is left");
+        b.reserve(400);
+        assert_eq!((b.global_left(), b.allowance(0)), (0, 0));
+        // The first fetch brought 250 bytes: its reservation turns into use.
+        b.take(250);
+        b.unreserve(600);
+        assert_eq!((b.used(), b.reserved(), b.allowance(0)), (250, 400, 350));
+        b.unreserve(10_000);
+        assert_eq!(b.reserved(), 0, "never below zero");
     }
 }

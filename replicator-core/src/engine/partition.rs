@@ -145,6 +145,13 @@ pub struct Partition {
     pub window: SequenceWindow,
     /// Source high watermark from the last fetch.
     pub high_watermark: i64,
+    /// Source last stable offset from the last fetch (-1: unknown); a
+    /// read_committed fetch returns nothing at or past it.
+    pub last_stable_offset: i64,
+    /// The source node with a Fetch for this partition outstanding: a
+    /// partition is in at most one Fetch at a time, so responses apply in
+    /// offset order.
+    pub fetching: Option<i32>,
     /// Last committed offset.
     pub committed: Option<i64>,
     /// Backfill: stop once everything before this is committed.
@@ -188,6 +195,8 @@ impl Partition {
             position: None,
             window: SequenceWindow::new(max_in_flight),
             high_watermark: -1,
+            last_stable_offset: -1,
+            fetching: None,
             committed: None,
             end_offset: None,
             not_before: None,
@@ -223,8 +232,9 @@ impl Partition {
         self.window.first_unacknowledged().or(self.position)
     }
 
-    /// Whether a fetch for this partition may be sent now.
-    pub fn wants_fetch(&self, now: Instant) -> bool {
+    /// Whether the partition is to be fetched at all: positioned, before
+    /// its end, and in a state that fetches.
+    pub fn fetchable(&self) -> bool {
         let state_ok = matches!(
             self.state,
             PartitionState::Active
@@ -236,7 +246,28 @@ impl Partition {
             (None, Some(_)) => true,
             (_, None) => false,
         };
-        state_ok && before_end && self.not_before.is_none_or(|t| t <= now)
+        state_ok && before_end
+    }
+
+    /// Whether a fetch for this partition may be sent now: fetchable, in no
+    /// other fetch, and past its backoff.
+    pub fn wants_fetch(&self, now: Instant) -> bool {
+        self.fetchable() && self.fetching.is_none() && self.not_before.is_none_or(|t| t <= now)
+    }
+
+    /// Whether the last fetch showed committed data past the position (or
+    /// nothing is known yet), so a Fetch that does not wait would return
+    /// some.
+    pub fn has_data_ahead(&self) -> bool {
+        let end = if self.last_stable_offset >= 0 {
+            self.last_stable_offset
+        } else {
+            self.high_watermark
+        };
+        match self.position {
+            Some(p) => self.high_watermark < 0 || p < end,
+            None => false,
+        }
     }
 
     /// Whether its batches may be produced now.
@@ -548,6 +579,27 @@ mod tests {
             (st.reason.as_deref(), st.target_topic.as_str()),
             (Some("no target topic"), "east.t")
         );
+    }
+
+    #[test]
+    fn one_fetch_at_a_time_and_data_ahead_from_the_last_stable_offset() {
+        let now = Instant::now();
+        let mut p = Partition::new("t", "t", 0, 5);
+        assert!(!p.has_data_ahead(), "not positioned");
+        p.position = Some(4);
+        assert!(p.wants_fetch(now) && p.has_data_ahead(), "never fetched");
+        p.fetching = Some(1);
+        assert!(!p.wants_fetch(now), "a fetch is outstanding");
+        assert!(p.fetchable());
+        p.fetching = None;
+        p.high_watermark = 10;
+        assert!(p.has_data_ahead());
+        // An open transaction at 4: read_committed returns nothing past it.
+        p.last_stable_offset = 4;
+        assert!(!p.has_data_ahead());
+        p.last_stable_offset = -1;
+        p.position = Some(10);
+        assert!(!p.has_data_ahead(), "caught up with the high watermark");
     }
 
     #[test]

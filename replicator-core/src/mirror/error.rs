@@ -191,6 +191,24 @@ pub enum PartitionError {
         hint: String,
     },
 
+    /// Fetching the partition on its own broke the connection every time:
+    /// the broker cannot serve its data at that offset.
+    #[error("{topic}-{partition}: {broker} broke the connection (closed it, or did not answer) each of the {attempts} times this partition was fetched on its own at source offset {offset}; last: {detail}. The other partitions on that broker go on. The broker seems unable to serve this partition's data at that offset (Tansu 0.6 with sqlite storage, for one, cannot serve snappy-compressed batches): check the broker's log, then resume the partition to retry")]
+    FetchBreaksConnection {
+        /// Source topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The fetch offset.
+        offset: i64,
+        /// The source broker: node id and address.
+        broker: String,
+        /// Fetches in a row that broke the connection.
+        attempts: u32,
+        /// The last failure.
+        detail: String,
+    },
+
     /// The partition's target topic is missing or too small.
     #[error("{0}")]
     Target(String),
