@@ -23,7 +23,7 @@ use kafka_proto::messages::{
     FetchRequest, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, RequestBody,
     ResponseBody,
 };
-use kafka_proto::ApiKey;
+use kafka_proto::{ApiKey, ErrorCode};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -284,6 +284,17 @@ pub async fn fake_source(
     latest: impl Fn(&str, i32) -> i64 + Send + Sync + 'static,
     fetch: impl Fn(&Received, &FetchRequest) -> Action + Send + Sync + 'static,
 ) -> FakeBroker {
+    fake_source_refusing(topics, latest, |_, _| None, fetch).await
+}
+
+/// [`fake_source`], whose ListOffsets answers a partition with the error
+/// `refuse(topic, partition)` gives, when it gives one.
+pub async fn fake_source_refusing(
+    topics: Vec<(String, i32)>,
+    latest: impl Fn(&str, i32) -> i64 + Send + Sync + 'static,
+    refuse: impl Fn(&str, i32) -> Option<ErrorCode> + Send + Sync + 'static,
+    fetch: impl Fn(&Received, &FetchRequest) -> Action + Send + Sync + 'static,
+) -> FakeBroker {
     let mut opts = FakeOptions {
         topics,
         ..FakeOptions::default()
@@ -303,7 +314,7 @@ pub async fn fake_source(
     let me2 = Arc::clone(&me);
     opts.handler = Some(Arc::new(move |req| match &req.body {
         RequestBody::Fetch(r) => Some(fetch(req, r)),
-        _ => source_answer(req, *me2.get()?, &latest).map(Action::Respond),
+        _ => source_answer(req, *me2.get()?, &latest, &refuse).map(Action::Respond),
     }));
     let broker = FakeBroker::start(opts).await.expect("fake source broker");
     me.set(broker.addr()).expect("set once");
@@ -315,6 +326,7 @@ fn source_answer(
     req: &Received,
     me: SocketAddr,
     latest: &dyn Fn(&str, i32) -> i64,
+    refuse: &dyn Fn(&str, i32) -> Option<ErrorCode>,
 ) -> Option<ResponseBody> {
     Some(match &req.body {
         RequestBody::FindCoordinator(_) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
@@ -373,16 +385,26 @@ fn source_answer(
                     partitions: t
                         .partitions
                         .iter()
-                        .map(|p| ListOffsetsPartitionResponse {
-                            partition_index: p.partition_index,
-                            timestamp: -1,
-                            offset: if p.timestamp == -2 {
-                                0
-                            } else {
-                                latest(&t.name, p.partition_index)
+                        .map(|p| match refuse(&t.name, p.partition_index) {
+                            Some(code) => ListOffsetsPartitionResponse {
+                                partition_index: p.partition_index,
+                                error_code: code.0,
+                                timestamp: -1,
+                                offset: -1,
+                                leader_epoch: -1,
+                                ..Default::default()
                             },
-                            leader_epoch: 0,
-                            ..Default::default()
+                            None => ListOffsetsPartitionResponse {
+                                partition_index: p.partition_index,
+                                timestamp: -1,
+                                offset: if p.timestamp == -2 {
+                                    0
+                                } else {
+                                    latest(&t.name, p.partition_index)
+                                },
+                                leader_epoch: 0,
+                                ..Default::default()
+                            },
                         })
                         .collect(),
                     ..Default::default()

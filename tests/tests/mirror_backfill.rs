@@ -1,17 +1,30 @@
-//! Backfill ("until caught up") edges against two Tansu brokers: a
-//! selection that matches nothing finishes on its own with an empty
-//! summary; and the end offsets captured at start are in the status and
-//! the summary, with the rest copied by the next (continuous) run.
+//! Backfill ("until caught up") edges: a selection that matches nothing
+//! finishes on its own with an empty summary; the end offsets captured at
+//! start are in the status and the summary, and a batch that holds the last
+//! offset to copy goes whole while no batch a Fetch returns that starts at
+//! or past the end offset is copied; the next (continuous) run copies the
+//! rest. Tansu 0.6 serves a partition's records from the fetch offset on as
+//! one batch and the librdkafka mock one stored batch per Fetch, so neither
+//! hands the mirror a batch past the end along with the last one to copy:
+//! a scripted source serves several batches in one response, as Kafka does.
 //!
 //! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use integration_tests::fake_broker::Action;
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
-    assert_same, cluster_config, consume, produce, producer, wait_for_or, Rec,
+    assert_same, by_partition, cluster_config, consume, fake_source, produce, producer,
+    wait_for_or, Rec,
 };
+use integration_tests::mock::MockKafka;
 use integration_tests::TansuBroker;
+use kafka_proto::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_proto::messages::{FetchRequest, FetchResponse, ResponseBody};
+use kafka_proto::record::RecordBatchBuilder;
+use kafka_proto::Records;
 use replicator_core::{Mirror, Mode, PartitionState};
 
 const TS: i64 = 1_700_000_000_000;
@@ -87,7 +100,9 @@ async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// Current-thread runtime: the mirror's tasks run only when the test
+// awaits, so the topic is paused before the first fetch.
+#[tokio::test]
 async fn backfill_reports_the_end_offsets_captured_at_start() {
     let source = tansu();
     let target = tansu();
@@ -110,38 +125,46 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
         .await
         .unwrap();
     let control = handle.control();
+    assert!(control.pause("ledger"));
     let at_start = control.status();
     assert_eq!(at_start.partitions.len(), 2);
     for st in &at_start.partitions {
         // Tansu's offsets count records: 100 per partition.
         assert_eq!(st.end_offset, Some(100), "{st:?}");
-        let left = st.to_end.expect("known once positioned");
-        assert!((0..=100).contains(&left), "{st:?}");
+        assert_eq!(st.to_end, Some(100), "nothing copied yet: {st:?}");
     }
-    // Written after start: beyond the end offsets. The backfill need not
-    // copy them, but batches a fetch returns past the end offset are
-    // forwarded whole, so it may.
+    // Written after start, before the first fetch. Tansu 0.6 serves a
+    // partition's records from the fetch offset on as one batch, so the
+    // batch holding offset 99 also holds some of these, and goes whole:
+    // each partition gets exactly the records before its committed offset,
+    // the end of that batch. (The mock-source test below has batches that
+    // start at the end offset: those are not copied.)
     let after = recs(200, 260, 2);
     produce(&p, "ledger", &after).await;
+    assert_eq!(control.status().totals.records, 0, "paused");
+    assert!(control.resume("ledger"));
     let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
         .await
         .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
         .unwrap();
     assert_eq!(summary.failed().count(), 0, "{summary}");
-    let copied = summary.totals.records;
-    assert!(
-        (before.len() as u64..=(before.len() + after.len()) as u64).contains(&copied),
-        "{summary}"
-    );
+    let all: Vec<Rec> = before.iter().chain(&after).cloned().collect();
+    let source_by_partition = by_partition(&all);
+    let mut prefix = Vec::new();
     for st in &summary.partitions {
         assert_eq!(st.state, PartitionState::CaughtUp, "{st:?}");
         assert_eq!((st.end_offset, st.to_end), (Some(100), Some(0)), "{st:?}");
-        assert!(
-            st.committed_offset
-                .is_some_and(|c| (100..=130).contains(&c)),
-            "{st:?}"
-        );
+        let c = st.committed_offset.expect("committed");
+        assert!((100..=130).contains(&c), "{st:?}");
+        assert_eq!(st.totals.records, c as u64, "one record per offset: {st:?}");
+        prefix.extend_from_slice(&source_by_partition[&st.partition][..c as usize]);
     }
+    let copied = summary.totals.records;
+    assert_same(
+        "ledger",
+        &prefix,
+        &consume(&tb, "ledger", prefix.len() + 1, Duration::from_secs(10)),
+    );
 
     // Continuous mode has no end offsets.
     let handle = Mirror::builder()
@@ -173,10 +196,166 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
     assert_eq!(st.to_end(), None);
     let summary = handle.stop().await.unwrap();
     assert_eq!(summary.totals.records, rest, "no duplicate: {summary}");
-    let all: Vec<Rec> = before.iter().chain(&after).cloned().collect();
     assert_same(
         "ledger",
         &all,
         &consume(&tb, "ledger", all.len(), Duration::from_secs(60)),
     );
+}
+
+/// librdkafka's mock cluster keeps batches as produced, so batches written
+/// after start begin exactly at the end offsets, and the backfill stops
+/// there. (The mock serves one batch per Fetch, so it never hands the
+/// mirror a batch past the end along with the last one to copy; the
+/// scripted source below does.)
+// Current-thread runtime: the topic is paused before the first fetch.
+#[tokio::test]
+async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
+    let mock = MockKafka::start(1).unwrap();
+    let target = tansu();
+    let (sb, tb) = (mock.bootstrap(), target.bootstrap());
+    mock.create_topic("ledger", 2, 1).unwrap();
+    let p = producer(&sb, &[("linger.ms", "2"), ("batch.num.messages", "30")]);
+    let before = recs(0, 200, 2);
+    produce(&p, "ledger", &before).await;
+    let handle = Mirror::builder()
+        .source(cluster_config(&sb))
+        .target(cluster_config(&tb))
+        .topics(["ledger"])
+        .group_id("mirror-mock-ends")
+        .mode(Mode::UntilCaughtUp)
+        .sync_configs(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let control = handle.control();
+    assert!(control.pause("ledger"));
+    for st in &control.status().partitions {
+        assert_eq!(st.end_offset, Some(100), "{st:?}");
+    }
+    // Delivered after the first 200: their batches start at offset 100.
+    let after = recs(200, 260, 2);
+    produce(&p, "ledger", &after).await;
+    assert!(control.resume("ledger"));
+    let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
+        .await
+        .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
+        .unwrap();
+    assert_eq!(summary.failed().count(), 0, "{summary}");
+    assert_eq!(summary.totals.records, before.len() as u64, "{summary}");
+    for st in &summary.partitions {
+        assert_eq!(st.state, PartitionState::CaughtUp, "{st:?}");
+        assert_eq!(st.committed_offset, Some(100), "{st:?}");
+        assert_eq!(st.totals.records, 100, "{st:?}");
+    }
+    assert_same(
+        "ledger",
+        &before,
+        &consume(&tb, "ledger", before.len() + 1, Duration::from_secs(10)),
+    );
+}
+
+/// Three batches, [0, 3), [3, 6) and [6, 9), in one Fetch response, as
+/// Kafka serves them. With the end offset at 5 the second batch straddles
+/// it and goes whole; at 6 it ends there. Either way [6, 9) was written
+/// after start and is not copied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
+    let target = tansu();
+    let ends = [5i64, 6];
+    let source = fake_source(
+        vec![("ledger".into(), 2)],
+        move |_, p| ends[p as usize],
+        |_, r| Action::Respond(ResponseBody::Fetch(three_batches(r))),
+    )
+    .await;
+    let handle = Mirror::builder()
+        .source(cluster_config(&source.bootstrap()))
+        .target(cluster_config(&target.bootstrap()))
+        .topics(["ledger"])
+        .group_id("mirror-fake-ends")
+        .mode(Mode::UntilCaughtUp)
+        .sync_configs(false)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let control = handle.control();
+    let summary = tokio::time::timeout(Duration::from_secs(30), handle.wait())
+        .await
+        .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
+        .unwrap();
+    assert_eq!(summary.failed().count(), 0, "{summary}");
+    for (st, end) in summary.partitions.iter().zip(ends) {
+        assert_eq!(st.state, PartitionState::CaughtUp, "{st:?}");
+        assert_eq!((st.end_offset, st.to_end), (Some(end), Some(0)), "{st:?}");
+        assert_eq!(st.committed_offset, Some(6), "{st:?}");
+        assert_eq!((st.totals.records, st.totals.batches), (6, 2), "{st:?}");
+    }
+    let want: Vec<Rec> = (0..2)
+        .flat_map(|p| (0..6).map(move |i| fake_rec(p, i)))
+        .collect();
+    assert_same(
+        "ledger",
+        &want,
+        &consume(
+            &target.bootstrap(),
+            "ledger",
+            want.len() + 1,
+            Duration::from_secs(10),
+        ),
+    );
+}
+
+fn fake_rec(partition: i32, offset: i64) -> Rec {
+    Rec::kv(partition, &format!("k{offset}"), &format!("v{offset}"), TS)
+}
+
+/// At offset 0: the three batches; elsewhere nothing.
+fn three_batches(r: &FetchRequest) -> FetchResponse {
+    let blob: Vec<u8> = [0i64, 3, 6]
+        .iter()
+        .flat_map(|&base| {
+            let mut b = RecordBatchBuilder::new(base, TS);
+            for o in base..base + 3 {
+                b.append(
+                    Some(Bytes::from(format!("k{o}"))),
+                    Some(Bytes::from(format!("v{o}"))),
+                )
+                .unwrap();
+            }
+            b.build().unwrap().to_vec()
+        })
+        .collect();
+    FetchResponse {
+        responses: r
+            .topics
+            .iter()
+            .map(|t| FetchableTopicResponse {
+                topic: t.topic.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .map(|p| PartitionData {
+                        partition_index: p.partition,
+                        high_watermark: 9,
+                        last_stable_offset: 9,
+                        log_start_offset: 0,
+                        preferred_read_replica: -1,
+                        records: Some(if p.fetch_offset == 0 {
+                            Records::from(Bytes::from(blob.clone()))
+                        } else {
+                            Records::new()
+                        }),
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use kafka_proto::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_proto::messages::offset_commit_request::{
@@ -81,48 +82,177 @@ fn leader_label(cluster: &Cluster, topic: &str, partition: i32) -> crate::Broker
     }
 }
 
-/// Positions new partitions: the group's committed offset, else the start
-/// policy; and in backfill mode, captures their end offsets.
+/// How long a backfill retries reading a partition's offsets before it
+/// gives the partition up (FAILED): a backfill always ends. A continuous
+/// mirror retries for as long as it runs.
+pub(crate) const POSITION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Whether `offset` is a valid position in a log spanning
+/// `[earliest, latest]` (latest: the high watermark, where the next record
+/// goes).
+pub(crate) fn in_log(offset: i64, earliest: i64, latest: i64) -> bool {
+    (earliest..=latest).contains(&offset)
+}
+
+/// Where a position `from` outside the log goes per the start policy, and
+/// how many offsets that skips: lost, since they were never mirrored.
+pub(crate) fn reset_target(
+    from: i64,
+    earliest: i64,
+    latest: i64,
+    start_from: StartFrom,
+) -> (i64, u64) {
+    let to = match start_from {
+        StartFrom::Earliest => earliest,
+        StartFrom::Latest => latest,
+    };
+    (to, u64::try_from((to - from).max(0)).unwrap_or_default())
+}
+
+/// Where one partition starts and (backfill) ends.
+#[derive(Debug)]
+struct Located {
+    start: i64,
+    end: Option<i64>,
+    /// The committed offset was outside the log: the offsets skipped.
+    reset_lost: Option<u64>,
+}
+
+/// Positions partitions: the group's committed offset when it lies in the
+/// log, else the start policy; and in backfill mode, captures their end
+/// offsets. A partition that cannot be positioned is SOURCE_UNAVAILABLE and
+/// retried by the supervisor (see [`Partition::needs_position`]); the error
+/// returned is the group's, when its offsets cannot be read at all.
+///
+/// [`Partition::needs_position`]: super::partition::Partition::needs_position
 pub(crate) async fn position(engine: &Arc<Engine>, keys: &[Key]) -> Result<(), MirrorError> {
     let group = &engine.config.group_id;
-    let committed = fetch_committed(engine, keys)
-        .await
-        .map_err(|e| MirrorError::Group {
-            group: group.clone(),
-            reason: format!("reading committed offsets failed: {e}"),
-        })?;
+    let committed = match fetch_committed(engine, keys).await {
+        Ok(c) => c,
+        Err(e) => {
+            let detail = format!("reading the committed offsets of group {group:?} failed: {e}");
+            let broker = broker_of(&e)
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("the coordinator of group {group:?}"));
+            position_failed(engine, keys, &broker, &detail);
+            return Err(MirrorError::Group {
+                group: group.clone(),
+                reason: format!("reading committed offsets failed: {e}"),
+            });
+        }
+    };
+    let mut positioned = false;
     for key in keys {
         let (topic, p) = (&key.0, key.1);
-        let start = match committed.get(key) {
-            Some(&o) if o >= 0 => o,
-            _ => {
-                let ts = match engine.config.start_from {
-                    StartFrom::Earliest => EARLIEST,
-                    StartFrom::Latest => LATEST,
-                };
-                list_offset(&engine.source, topic, p, ts, false)
-                    .await
-                    .map_err(MirrorError::Source)?
+        let committed = committed.get(key).copied().filter(|&o| o >= 0);
+        match locate(engine, key, committed).await {
+            Ok(at) => {
+                tracing::info!(topic = %topic, partition = p, start = at.start, end = ?at.end, ?committed, "partition positioned");
+                let mut s = engine.lock();
+                if let Some(part) = s.partitions.get_mut(key) {
+                    part.positioned(at.start, committed, at.end);
+                    if let Some(lost) = at.reset_lost {
+                        part.totals.lost_offsets += lost;
+                        part.totals.errors += 1;
+                    }
+                    positioned = true;
+                }
             }
-        };
-        let end = if engine.config.mode == Mode::UntilCaughtUp {
-            Some(
-                list_offset(&engine.source, topic, p, LATEST, true)
-                    .await
-                    .map_err(MirrorError::Source)?,
-            )
-        } else {
-            None
-        };
-        tracing::info!(topic = %topic, partition = p, start, ?end, committed = ?committed.get(key), "partition positioned");
-        let mut s = engine.lock();
-        if let Some(part) = s.partitions.get_mut(key) {
-            part.position = Some(start);
-            part.committed = committed.get(key).copied().filter(|&o| o >= 0);
-            part.end_offset = end;
+            Err(e) => {
+                let broker = broker_of(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| leader_name(&engine.source, topic, p));
+                position_failed(engine, std::slice::from_ref(key), &broker, &e.to_string());
+            }
         }
     }
+    if positioned {
+        engine.fetch_wake.notify_waiters();
+    }
     Ok(())
+}
+
+/// Reads where `key` starts (checking `committed` against the log) and, in
+/// a backfill, where it ends.
+async fn locate(engine: &Engine, key: &Key, committed: Option<i64>) -> Result<Located, Error> {
+    let (topic, p) = (&key.0, key.1);
+    let policy = engine.config.start_from;
+    let mut reset_lost = None;
+    let start = match committed {
+        Some(c) => {
+            // Tansu answers a Fetch past its log end with no error and no
+            // data, so a committed offset past the end would stall silently.
+            let earliest = list_offset(&engine.source, topic, p, EARLIEST, false).await?;
+            let latest = list_offset(&engine.source, topic, p, LATEST, false).await?;
+            if in_log(c, earliest, latest) {
+                c
+            } else {
+                let (to, lost) = reset_target(c, earliest, latest, policy);
+                tracing::warn!(topic = %topic, partition = p, committed = c, earliest, latest, to, lost, group = %engine.config.group_id, "the group's committed offset {c} for {topic}-{p} is outside the source log [{earliest}, {latest}]; starting from {to} per the start policy ({lost} offsets lost before they could be mirrored)");
+                reset_lost = Some(lost);
+                to
+            }
+        }
+        None => {
+            let ts = match policy {
+                StartFrom::Earliest => EARLIEST,
+                StartFrom::Latest => LATEST,
+            };
+            list_offset(&engine.source, topic, p, ts, false).await?
+        }
+    };
+    let end = if engine.config.mode == Mode::UntilCaughtUp {
+        Some(list_offset(&engine.source, topic, p, LATEST, true).await?)
+    } else {
+        None
+    };
+    Ok(Located {
+        start,
+        end,
+        reset_lost,
+    })
+}
+
+/// Records a failed positioning attempt on each of `keys` not yet
+/// positioned; in a backfill, fails those that have failed for
+/// [`POSITION_TIMEOUT`].
+fn position_failed(engine: &Engine, keys: &[Key], broker: &str, detail: &str) {
+    let bound = (engine.config.mode == Mode::UntilCaughtUp).then_some(POSITION_TIMEOUT);
+    let now = Instant::now();
+    let mut guard = engine.lock();
+    let s = &mut *guard;
+    for key in keys {
+        let Some(part) = s.partitions.get_mut(key) else {
+            continue;
+        };
+        if part.position.is_some() {
+            continue;
+        }
+        tracing::warn!(topic = %key.0, partition = key.1, %broker, error = %detail, "cannot position the partition; retrying with backoff");
+        if let Some(err) = part.position_failed(broker, detail, now, bound) {
+            let freed = part.fail(&err);
+            s.budget.release(freed);
+        }
+    }
+}
+
+/// The partition's leader, for messages.
+fn leader_name(cluster: &Cluster, topic: &str, partition: i32) -> String {
+    match cluster.metadata().leader(topic, partition) {
+        Ok(l) => crate::BrokerLabel::node(l.node_id, l.address).to_string(),
+        Err(_) => format!("the source cluster (no leader known for {topic}-{partition})"),
+    }
+}
+
+/// The broker named by an error, when it names one.
+fn broker_of(error: &Error) -> Option<&crate::BrokerLabel> {
+    match error {
+        Error::Broker { broker, .. }
+        | Error::Disconnected { broker, .. }
+        | Error::RequestTimeout { broker, .. }
+        | Error::Protocol { broker, .. } => Some(broker),
+        _ => None,
+    }
 }
 
 async fn fetch_committed(engine: &Engine, keys: &[Key]) -> Result<HashMap<Key, i64>, Error> {
@@ -340,5 +470,31 @@ impl Committer {
         }
         tracing::debug!(group = %self.group, partitions = done.len(), "offsets committed");
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_committed_offset_is_valid_only_within_the_log() {
+        // A 40-record log whose first 10 offsets were deleted.
+        assert!(in_log(10, 10, 40) && in_log(25, 10, 40));
+        assert!(in_log(40, 10, 40), "the high watermark: nothing new yet");
+        assert!(!in_log(41, 10, 40) && !in_log(1_000_000, 10, 40));
+        assert!(!in_log(9, 10, 40));
+    }
+
+    #[test]
+    fn a_reset_counts_only_the_offsets_it_skips() {
+        use StartFrom::{Earliest, Latest};
+        // Below the log start: the deleted offsets are lost either way;
+        // the latest policy also skips what is still there.
+        assert_eq!(reset_target(4, 10, 40, Earliest), (10, 6));
+        assert_eq!(reset_target(4, 10, 40, Latest), (40, 36));
+        // Past the end: nothing is skipped, going back loses nothing.
+        assert_eq!(reset_target(1_000_000, 10, 40, Earliest), (10, 0));
+        assert_eq!(reset_target(1_000_000, 10, 40, Latest), (40, 0));
     }
 }

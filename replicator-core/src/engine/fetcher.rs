@@ -40,14 +40,14 @@ use kafka_proto::{ApiKey, ErrorCode, TopicRef, Uuid};
 use tokio::task::{Id, JoinError, JoinSet};
 use tracing::Instrument;
 
-use super::committer::{list_offset, EARLIEST, LATEST};
+use super::committer::{in_log, list_offset, reset_target, EARLIEST, LATEST};
 use super::partition::{sift, Sifted};
 use super::{Engine, Key, Shared};
 use crate::address::BrokerLabel;
 use crate::cluster::{needs_metadata_refresh, PartitionOutcome};
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::mirror::{PartitionError, PartitionState, StartFrom};
+use crate::mirror::{PartitionError, PartitionState};
 
 /// Fetch requests in flight per source leader, besides one probe. Kafka
 /// answers a connection's requests one at a time, so more only queue.
@@ -750,6 +750,11 @@ fn handle(engine: &Engine, sent: &Sent, response: FetchResponse) -> Vec<(Key, i6
                 part.succeeded();
                 let result = part.apply_fetch(sifted, pd.high_watermark);
                 part.last_stable_offset = pd.last_stable_offset;
+                if result.is_ok() && part.past_end() {
+                    // Where Kafka answers OFFSET_OUT_OF_RANGE, Tansu answers
+                    // nothing at all.
+                    resets.push((key.clone(), planned.offset));
+                }
                 match result {
                     Ok(bytes) => {
                         s.budget.take(bytes);
@@ -806,9 +811,15 @@ fn handle(engine: &Engine, sent: &Sent, response: FetchResponse) -> Vec<(Key, i6
     resets
 }
 
-/// OFFSET_OUT_OF_RANGE: move to the start policy's end of the log and
-/// report the skipped offsets as lost.
+/// OFFSET_OUT_OF_RANGE, or fetches answering a high watermark below the
+/// position: move to the start policy's end of the log and report the
+/// skipped offsets as lost.
 async fn reset(engine: &Engine, key: &Key, from: i64) {
+    let past_end = engine
+        .lock()
+        .partitions
+        .get(key)
+        .is_some_and(|p| p.past_end());
     let (earliest, latest) = (
         list_offset(&engine.source, &key.0, key.1, EARLIEST, false).await,
         list_offset(&engine.source, &key.0, key.1, LATEST, false).await,
@@ -824,17 +835,20 @@ async fn reset(engine: &Engine, key: &Key, from: i64) {
         }
         return;
     };
-    let to = match engine.config.start_from {
-        StartFrom::Earliest => earliest,
-        StartFrom::Latest => latest,
-    };
-    let lost = u64::try_from((to - from).max(0)).unwrap_or_default();
+    if past_end && in_log(from, earliest, latest) {
+        return; // the log reaches the position again
+    }
+    let (to, lost) = reset_target(from, earliest, latest, engine.config.start_from);
     let mut s = engine.lock();
     if let Some(p) = s.partitions.get_mut(key) {
         if p.position != Some(from) {
             return;
         }
-        tracing::warn!(topic = %key.0, partition = key.1, from, to, lost, earliest, latest, "fetch offset out of range on the source; {lost} offsets were lost before they could be mirrored; position reset per the start policy");
+        if past_end {
+            tracing::warn!(topic = %key.0, partition = key.1, from, to, lost, earliest, latest, high_watermark = p.high_watermark, "the source log [{earliest}, {latest}] no longer reaches the fetch position {from} (fetches answer no error, no data and a lower high watermark); position reset per the start policy, {lost} offsets lost");
+        } else {
+            tracing::warn!(topic = %key.0, partition = key.1, from, to, lost, earliest, latest, "fetch offset out of range on the source; {lost} offsets were lost before they could be mirrored; position reset per the start policy");
+        }
         p.totals.lost_offsets += lost;
         p.totals.errors += 1;
         // Batches already fetched (before `from`) are still produced.

@@ -216,6 +216,11 @@ impl Engine {
                     tracing::warn!(error = %e, "topic discovery failed; retrying at the next refresh");
                 }
             }
+            // A stop need not wait for ListOffsets to a broker that is down.
+            tokio::select! {
+                () = self.position_pending() => {}
+                _ = stop_rx.changed() => {}
+            }
             if last_commit.elapsed() >= self.config.commit_interval {
                 last_commit = Instant::now();
                 committer.commit(&self).await;
@@ -274,6 +279,25 @@ impl Engine {
             partitions: status.partitions,
             drained,
         })
+    }
+
+    /// Retries positioning the partitions a failed attempt left without a
+    /// position, once their backoff has passed.
+    async fn position_pending(self: &Arc<Self>) {
+        let now = Instant::now();
+        let keys: Vec<Key> = self
+            .lock()
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.needs_position(now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        if let Err(e) = committer::position(self, &keys).await {
+            tracing::warn!(error = %e, partitions = keys.len(), "positioning failed; retrying with backoff");
+        }
     }
 
     /// The one place the figures reach the `metrics` facade.
@@ -470,8 +494,8 @@ async fn discover(engine: &Arc<Engine>, at_start: bool) -> Result<(), MirrorErro
         }
     }
     if !new_parts.is_empty() {
+        // Partitions it cannot position are retried by the supervisor.
         committer::position(engine, &new_parts).await?;
-        engine.fetch_wake.notify_waiters();
     }
     Ok(())
 }

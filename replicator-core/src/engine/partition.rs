@@ -126,6 +126,11 @@ pub fn sift(blob: Bytes, position: i64, aborted: Option<&[AbortedTransaction]>) 
 /// A corrupt batch is refetched this many times before the partition fails.
 pub const CORRUPT_ATTEMPTS: u32 = 3;
 
+/// Fetches in a row that answer no error and no data with a high watermark
+/// below the fetch position before it is treated as out of range. One is
+/// not enough: a new leader's high watermark may briefly lag the old one's.
+pub const PAST_END_FETCHES: u32 = 3;
+
 /// One mirrored partition.
 #[derive(Debug)]
 pub struct Partition {
@@ -175,7 +180,11 @@ pub struct Partition {
     /// partitions, a loop): FAILED, not positioned, and set up again at
     /// every topic refresh until that works.
     pub target_setup_pending: bool,
+    /// The first failure of the current run of failed positioning attempts.
+    pub unpositioned_since: Option<Instant>,
     corrupt_attempts: u32,
+    /// Fetches in a row that found the position past the high watermark.
+    past_end_fetches: u32,
 }
 
 impl Partition {
@@ -207,7 +216,9 @@ impl Partition {
             totals: Totals::default(),
             sent_to: None,
             target_setup_pending: false,
+            unpositioned_since: None,
             corrupt_attempts: 0,
+            past_end_fetches: 0,
         }
     }
 
@@ -255,6 +266,69 @@ impl Partition {
         self.fetchable() && self.fetching.is_none() && self.not_before.is_none_or(|t| t <= now)
     }
 
+    /// Whether its start offset is still to be read (a positioning attempt
+    /// failed, or none was made) and an attempt may be made now.
+    pub fn needs_position(&self, now: Instant) -> bool {
+        self.position.is_none()
+            && !self.target_setup_pending
+            && self.state != PartitionState::Failed
+            && self.not_before.is_none_or(|t| t <= now)
+    }
+
+    /// Sets where fetching starts, the group's committed offset, and the
+    /// backfill end; clears any positioning failure.
+    pub fn positioned(&mut self, start: i64, committed: Option<i64>, end: Option<i64>) {
+        self.position = Some(start);
+        self.committed = committed;
+        self.end_offset = end;
+        self.unpositioned_since = None;
+        self.succeeded();
+        if self.state == PartitionState::SourceUnavailable {
+            self.state = PartitionState::Active;
+            self.reason = None;
+        }
+    }
+
+    /// A positioning attempt failed at `now`: SOURCE_UNAVAILABLE and retried
+    /// after a backoff. With a `bound` (backfill), once attempts have failed
+    /// for that long, returns the error to fail the partition with, so the
+    /// backfill can end.
+    pub fn position_failed(
+        &mut self,
+        broker: &str,
+        detail: &str,
+        now: Instant,
+        bound: Option<std::time::Duration>,
+    ) -> Option<PartitionError> {
+        let since = *self.unpositioned_since.get_or_insert(now);
+        let waited = now.saturating_duration_since(since);
+        if bound.is_some_and(|b| waited >= b) {
+            // A resume starts the clock afresh.
+            self.unpositioned_since = None;
+            return Some(PartitionError::Unpositioned {
+                topic: self.source_topic.clone(),
+                partition: self.partition,
+                broker: broker.to_owned(),
+                waited,
+                detail: detail.to_owned(),
+            });
+        }
+        self.unavailable(
+            PartitionState::SourceUnavailable,
+            format!("cannot read the offset to start from on {broker}: {detail}; retrying"),
+            now,
+        );
+        None
+    }
+
+    /// Whether the last [`PAST_END_FETCHES`] fetches answered a high
+    /// watermark below the position, with no error: the log no longer
+    /// reaches the position (Tansu answers so where Kafka answers
+    /// OFFSET_OUT_OF_RANGE).
+    pub fn past_end(&self) -> bool {
+        self.past_end_fetches >= PAST_END_FETCHES
+    }
+
     /// Whether the last fetch showed committed data past the position (or
     /// nothing is known yet), so a Fetch that does not wait would return
     /// some.
@@ -294,17 +368,41 @@ impl Partition {
         self.high_watermark = high_watermark;
         self.totals.aborted_batches += sifted.aborted;
         self.totals.control_batches += sifted.control;
+        let fetch_offset = self.position.unwrap_or_default();
+        let mut next_position = sifted.next_position;
+        let past_end = sifted.forwards.is_empty()
+            && high_watermark >= 0
+            && fetch_offset > high_watermark
+            && sifted.stop.is_none();
+        if past_end {
+            self.past_end_fetches = self.past_end_fetches.saturating_add(1);
+        } else {
+            self.past_end_fetches = 0;
+        }
         let mut bytes = 0;
         for f in sifted.forwards {
+            // Backfill: a batch that starts at or past the end offset holds
+            // only data written after start; it is not copied, and the
+            // partition is done. One that starts before it goes whole.
+            if let Some(end) = self.end_offset.filter(|&end| f.base_offset >= end) {
+                tracing::debug!(topic = %self.source_topic, partition = self.partition, end, base_offset = f.base_offset, "backfill: batches past the end offset are not copied");
+                next_position = f.base_offset;
+                break;
+            }
             bytes += f.bytes();
             self.window.push(f);
         }
-        let fetch_offset = self.position.unwrap_or_default();
-        self.position = Some(sifted.next_position);
+        self.position = Some(next_position);
         if !matches!(self.state, PartitionState::TargetUnavailable) {
             self.set_active_if_unavailable();
         }
-        match sifted.stop {
+        // What stopped sifting at or past a backfill's end is not needed.
+        let stop = if self.end_offset.is_some_and(|end| next_position >= end) {
+            None
+        } else {
+            sifted.stop
+        };
+        match stop {
             None => {
                 self.corrupt_attempts = 0;
                 Ok(bytes)
@@ -621,5 +719,181 @@ mod tests {
         let acked = p.window.on_outcome(a.sequence, Outcome::Written);
         p.acknowledged(&acked);
         assert!(p.reached_end());
+    }
+
+    /// Sends and acknowledges every batch held; their base offsets.
+    fn ack_all(p: &mut Partition) -> Vec<i64> {
+        let pid = ProducerId {
+            id: 1,
+            epoch: 0,
+            generation: 1,
+        };
+        let mut out = Vec::new();
+        while let Some(f) = p.window.next_to_send(&pid) {
+            let acked = p.window.on_outcome(f.sequence, Outcome::Written);
+            out.extend(acked.iter().map(|f| f.base_offset));
+            p.acknowledged(&acked);
+        }
+        out
+    }
+
+    #[test]
+    fn backfill_drops_batches_starting_at_or_past_the_end_offset() {
+        // End 5 falls inside [3, 6): that batch goes whole; [6, 8) and
+        // [8, 9) hold data written after start and are not copied.
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(0);
+        p.end_offset = Some(5);
+        let b = blob(&[
+            data(0, -1, false, 3),
+            data(3, -1, false, 3),
+            data(6, -1, false, 2),
+            data(8, -1, false, 1),
+        ]);
+        let bytes = p.apply_fetch(sift(b, 0, None), 9).unwrap();
+        assert_eq!(bytes, p.window.bytes(), "dropped batches hold no budget");
+        assert_eq!(p.window.len(), 2);
+        assert_eq!(p.position, Some(6), "the end of the last batch copied");
+        assert!(!p.fetchable(), "done fetching");
+        assert_eq!(ack_all(&mut p), [0, 3]);
+        assert!(p.reached_end());
+        assert_eq!((p.committable(), p.totals.records), (Some(6), 6));
+
+        // A batch starting exactly at the end offset is dropped too, and
+        // the position stops at it.
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(0);
+        p.end_offset = Some(3);
+        let b = blob(&[data(0, -1, false, 3), data(3, -1, false, 3)]);
+        p.apply_fetch(sift(b, 0, None), 6).unwrap();
+        assert_eq!(p.position, Some(3));
+        assert_eq!(ack_all(&mut p), [0]);
+        assert!(p.reached_end());
+        assert_eq!(p.committable(), Some(3), "commits the end, not past it");
+
+        // Without an end offset (continuous) everything goes.
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(0);
+        let b = blob(&[data(0, -1, false, 3), data(3, -1, false, 3)]);
+        p.apply_fetch(sift(b, 0, None), 6).unwrap();
+        assert_eq!((p.window.len(), p.position), (2, Some(6)));
+    }
+
+    #[test]
+    fn a_corrupt_batch_past_the_backfill_end_is_not_an_error() {
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(0);
+        p.end_offset = Some(2);
+        let mut bad = data(2, -1, false, 1).to_vec();
+        let last = bad.len() - 1;
+        bad[last] ^= 0xff;
+        let b = blob(&[data(0, -1, false, 2), Bytes::from(bad)]);
+        p.apply_fetch(sift(b, 0, None), 3).unwrap();
+        assert_eq!(
+            (p.window.len(), p.position, p.totals.errors),
+            (1, Some(2), 0)
+        );
+    }
+
+    #[test]
+    fn a_high_watermark_below_the_position_counts_only_in_a_row() {
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(1_000_000);
+        for i in 1..PAST_END_FETCHES {
+            p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
+                .unwrap();
+            assert!(!p.past_end(), "after {i} fetches");
+        }
+        // A fetch that reaches the position again restarts the count.
+        p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 1_000_000)
+            .unwrap();
+        for _ in 1..PAST_END_FETCHES {
+            p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
+                .unwrap();
+        }
+        assert!(!p.past_end());
+        p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
+            .unwrap();
+        assert!(p.past_end());
+        assert_eq!(p.position, Some(1_000_000), "the fetcher resets it");
+        // An unknown high watermark (-1) says nothing.
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.position = Some(7);
+        for _ in 0..PAST_END_FETCHES {
+            p.apply_fetch(sift(Bytes::new(), 7, None), -1).unwrap();
+        }
+        assert!(!p.past_end());
+    }
+
+    #[test]
+    fn positioning_is_retried_with_backoff_then_given_up_in_a_backfill() {
+        use std::time::Duration;
+        let bound = Some(Duration::from_secs(30));
+        let t0 = Instant::now();
+        let mut p = Partition::new("t", "t", 2, 5);
+        assert!(p.needs_position(t0), "never positioned");
+        assert!(p
+            .position_failed("broker 1 at h:9092", "LEADER_NOT_AVAILABLE", t0, bound)
+            .is_none());
+        assert_eq!(p.state, PartitionState::SourceUnavailable);
+        assert!(p.reason.as_deref().unwrap().contains("broker 1 at h:9092"));
+        assert!(!p.needs_position(t0), "backs off");
+        let later = p.not_before.unwrap();
+        assert!(later > t0 && p.needs_position(later));
+        assert!(!p.wants_fetch(later), "nothing to fetch without a position");
+        assert!(!p.reached_end(), "a backfill waits for it");
+
+        // Still failing 30 s after the first failure: FAILED, and says why.
+        let t1 = t0 + Duration::from_secs(31);
+        let err = p
+            .position_failed("broker 1 at h:9092", "LEADER_NOT_AVAILABLE", t1, bound)
+            .expect("given up");
+        let text = err.to_string();
+        for part in [
+            "t-2",
+            "broker 1 at h:9092",
+            "LEADER_NOT_AVAILABLE",
+            "run the backfill again",
+        ] {
+            assert!(text.contains(part), "{part:?} missing from: {text}");
+        }
+        p.fail(&err);
+        assert_eq!(p.state, PartitionState::Failed);
+        assert!(
+            !p.needs_position(t1),
+            "a FAILED partition waits for a resume"
+        );
+        assert_eq!(p.position, None);
+
+        // Continuous mode (no bound) retries for ever.
+        let mut p = Partition::new("t", "t", 0, 5);
+        for s in [0, 100, 10_000] {
+            let now = t0 + Duration::from_secs(s);
+            assert!(p.position_failed("b", "down", now, None).is_none());
+        }
+        assert_eq!(p.state, PartitionState::SourceUnavailable);
+
+        // Success clears the failure and the clock.
+        p.positioned(5, Some(5), None);
+        assert_eq!(
+            (p.state, p.reason.as_deref()),
+            (PartitionState::Active, None)
+        );
+        assert!(p.unpositioned_since.is_none() && p.not_before.is_none());
+        assert!(!p.needs_position(t0) && p.wants_fetch(t0));
+    }
+
+    #[test]
+    fn a_paused_partition_is_positioned_but_stays_paused() {
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.state = PartitionState::Paused;
+        assert!(p.needs_position(Instant::now()));
+        assert!(p
+            .position_failed("b", "down", Instant::now(), None)
+            .is_none());
+        assert_eq!(p.state, PartitionState::Paused);
+        p.positioned(0, None, Some(10));
+        assert_eq!(p.state, PartitionState::Paused);
+        assert_eq!(p.end_offset, Some(10));
     }
 }

@@ -209,6 +209,23 @@ pub enum PartitionError {
         detail: String,
     },
 
+    /// A backfill could not read where the partition starts (or ends) for
+    /// too long: it is given up so the backfill can end.
+    #[error("{topic}-{partition}: the offsets to copy could not be read from {broker} for {waited:.1?} (last error: {detail}); the backfill gave the partition up so it could finish, and copied none of it. Check that the partition has a leader on the source and that the mirror's principal may Describe the topic and read its consumer group, then run the backfill again")]
+    Unpositioned {
+        /// Source topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The source broker asked: node id and address, or the group
+        /// coordinator.
+        broker: String,
+        /// How long attempts failed.
+        waited: std::time::Duration,
+        /// The last failure.
+        detail: String,
+    },
+
     /// The partition's target topic is missing or too small.
     #[error("{0}")]
     Target(String),

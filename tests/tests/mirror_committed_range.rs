@@ -1,0 +1,144 @@
+//! A committed offset outside the source log, against Tansu. Tansu 0.6
+//! answers a Fetch past its log end with no error and no records where
+//! Kafka answers OFFSET_OUT_OF_RANGE, so a mirror positioned there would
+//! sit ACTIVE with lag 0 and copy nothing. The mirror checks the group's
+//! committed offset against the log's [earliest, latest] when it positions
+//! a partition, resets per the start policy, reports it, and goes on.
+//!
+//! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
+
+use std::time::Duration;
+
+use integration_tests::log_capture::Logs;
+use integration_tests::mirror_support::{
+    assert_same, cluster_config, consume, produce, producer, wait_for_or, Rec,
+};
+use integration_tests::TansuBroker;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use replicator_core::{Mirror, PartitionState};
+
+const TOPIC: &str = "far";
+const GROUP: &str = "mirror-far";
+const TS: i64 = 1_700_000_000_000;
+const FAR: i64 = 1_000_000;
+
+fn recs(from: usize, to: usize) -> Vec<Rec> {
+    (from..to)
+        .map(|i| Rec::kv(0, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
+        .collect()
+}
+
+fn group_client(bootstrap: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", GROUP)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("librdkafka consumer")
+}
+
+/// The mirror group's committed offset of partition 0, read by librdkafka.
+fn committed(c: &BaseConsumer) -> Offset {
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(TOPIC, 0);
+    let got = c
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .expect("committed offsets");
+    got.find_partition(TOPIC, 0)
+        .expect("partition listed")
+        .offset()
+}
+
+// Current-thread runtime: the engine's tasks log on this thread, where the
+// capture is installed.
+#[tokio::test]
+async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
+    let logs = Logs::capture();
+    let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let (sb, tb) = (source.bootstrap(), target.bootstrap());
+    source.create_topic(TOPIC, 1).unwrap();
+    let p = producer(&sb, &[("linger.ms", "2")]);
+    let first = recs(0, 40);
+    produce(&p, TOPIC, &first).await;
+
+    // The group's offset points far past the 40-record log.
+    let client = group_client(&sb);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(TOPIC, 0, Offset::Offset(FAR))
+        .unwrap();
+    client
+        .commit(&tpl, CommitMode::Sync)
+        .expect("commit the far offset");
+    assert_eq!(committed(&client), Offset::Offset(FAR));
+
+    // Earliest (the default): back to the log start, copying all of it.
+    let handle = Mirror::builder()
+        .source(cluster_config(&sb))
+        .target(cluster_config(&tb))
+        .topics([TOPIC])
+        .group_id(GROUP)
+        .commit_interval(Duration::from_millis(100))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let control = handle.control();
+    let st = control.status();
+    assert_eq!(st.partitions[0].position, Some(0), "{st:#?}");
+    assert!(st.partitions[0].totals.errors >= 1, "{st:#?}");
+    wait_for_or(
+        "the log copied from its start",
+        Duration::from_secs(30),
+        || control.status().totals.records == first.len() as u64,
+        || format!("{:#?}", control.status()),
+    )
+    .await;
+    // New records arrive too: the mirror is not stuck past the end.
+    let second = recs(40, 50);
+    produce(&p, TOPIC, &second).await;
+    wait_for_or(
+        "the new records mirrored",
+        Duration::from_secs(30),
+        || control.status().totals.records == 50,
+        || format!("{:#?}", control.status()),
+    )
+    .await;
+    let summary = handle.stop().await.unwrap();
+    let part = &summary.partitions[0];
+    assert_eq!(part.state, PartitionState::Active, "{summary}");
+    assert_eq!(part.committed_offset, Some(50), "{summary}");
+    assert_eq!(part.lag, 0, "{summary}");
+    assert!(part.totals.errors >= 1, "the reset is an error: {summary}");
+    assert_eq!(
+        part.totals.lost_offsets, 0,
+        "going back skips nothing: {summary}"
+    );
+    assert!(summary.to_string().contains("0 offsets lost"), "{summary}");
+    assert_eq!(committed(&client), Offset::Offset(50), "the group moved on");
+
+    let text = logs.text();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("outside the source log"))
+        .unwrap_or_else(|| panic!("no warning logged:\n{text}"));
+    for part in [
+        "WARN",
+        &format!("{TOPIC}-0"),
+        &FAR.to_string(),
+        "[0, 40]",
+        GROUP,
+    ] {
+        assert!(warning.contains(part), "{part:?} missing: {warning}");
+    }
+
+    let all: Vec<Rec> = first.iter().chain(&second).cloned().collect();
+    assert_same(
+        TOPIC,
+        &all,
+        &consume(&tb, TOPIC, all.len(), Duration::from_secs(30)),
+    );
+}
