@@ -248,7 +248,10 @@ impl MirrorBuilder {
         self
     }
 
-    /// Where to start without a committed offset (default earliest).
+    /// Where to start without a committed offset (default earliest), and
+    /// where to go when the committed offset or the fetch position falls
+    /// outside the source log (OFFSET_OUT_OF_RANGE); skipped offsets are
+    /// counted as lost in the status and summary.
     pub fn start_from(mut self, start: StartFrom) -> Self {
         self.start_from = start;
         self
