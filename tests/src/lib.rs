@@ -14,6 +14,8 @@
 //!   brokers down, injected errors) through the `rdkafka` crate.
 //! - [`fake_broker`]: a scripted fake broker (SASL/PLAIN, chosen version
 //!   ranges, delayed, malformed or missing responses).
+//! - [`fake_source`]: a scripted source cluster on the fake broker whose
+//!   Fetch answers a test writes, for the mirror tests.
 //! - [`pki`] and [`tls_proxy`]: certificates made per test (expired, wrong
 //!   name, PKCS#12, JKS) and a `stunnel4` front that serves them.
 //! - [`tshark`]: loopback captures decoded by Wireshark's Kafka dissector.
@@ -25,6 +27,7 @@
 
 mod error;
 pub mod fake_broker;
+pub mod fake_source;
 pub mod log_capture;
 pub mod mirror_support;
 pub mod mock;

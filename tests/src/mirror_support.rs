@@ -1,38 +1,26 @@
 //! Helpers for the mirror tests: an independent producer and consumer
-//! (librdkafka through `rdkafka`), record-by-record comparison, a raw look
-//! at the target's batches (codec, control and transactional bits), mirror
-//! settings tuned for tests, and a scripted source cluster on the
-//! [`FakeBroker`] whose Fetch answers a test writes.
+//! (librdkafka through `rdkafka`), numbered test records, record-by-record
+//! comparison, a mirror builder with settings tuned for tests, and waits
+//! on a running mirror that show its status when they time out. The
+//! scripted source is in [`crate::fake_source`].
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-
-use kafka_proto::messages::find_coordinator_response::FindCoordinatorResponse;
-use kafka_proto::messages::list_offsets_response::{
-    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
-};
-use kafka_proto::messages::offset_commit_response::{
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
-};
-use kafka_proto::messages::offset_fetch_response::{
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
-};
-use kafka_proto::messages::{
-    FetchRequest, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse, RequestBody,
-    ResponseBody,
-};
-use kafka_proto::{ApiKey, ErrorCode};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
-use replicator_core::{ClusterConfig, ConnectionConfig};
+use replicator_core::{
+    ClusterConfig, ConnectionConfig, Mirror, MirrorBuilder, MirrorControl, MirrorHandle, Status,
+    Summary,
+};
 
-use crate::fake_broker::{Action, FakeBroker, FakeOptions, Received};
+use crate::TansuBroker;
+
+/// The timestamp of the first numbered record.
+pub const TS: i64 = 1_700_000_000_000;
 
 /// One record as the independent clients see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +48,25 @@ impl Rec {
             timestamp,
         }
     }
+
+    /// Record number `i` on `partition`: key `k{i}`, value `v{i}`,
+    /// timestamp [`TS`]` + i`.
+    pub fn numbered(partition: i32, i: i64) -> Self {
+        Self::kv(partition, &format!("k{i}"), &format!("v{i}"), TS + i)
+    }
+}
+
+/// Records `from..to` ([`Rec::numbered`]), spread round robin over
+/// `partitions`.
+pub fn numbered(from: i64, to: i64, partitions: i32) -> Vec<Rec> {
+    (from..to)
+        .map(|i| Rec::numbered((i % i64::from(partitions)) as i32, i))
+        .collect()
+}
+
+/// A fresh Tansu broker; a missing `tansu` fails the test.
+pub fn tansu() -> TansuBroker {
+    TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Cluster settings with short backoffs for tests.
@@ -75,6 +82,70 @@ pub fn cluster_config(bootstrap: &str) -> ClusterConfig {
         metadata_refresh_backoff: Duration::from_millis(20),
         ..ClusterConfig::new(bootstrap)
     }
+}
+
+/// A mirror from `source` to `target` (bootstrap addresses) with
+/// [`cluster_config`]'s settings, for a test to add topics, group and mode.
+pub fn mirror(source: &str, target: &str) -> MirrorBuilder {
+    Mirror::builder()
+        .source(cluster_config(source))
+        .target(cluster_config(target))
+}
+
+/// Builds and starts `builder`; panics with the error.
+pub async fn start(builder: MirrorBuilder) -> MirrorHandle {
+    start_or(builder, String::new).await
+}
+
+/// [`start`], whose panic adds `context()` (the source's log, say).
+pub async fn start_or(builder: MirrorBuilder, context: impl FnOnce() -> String) -> MirrorHandle {
+    let mirror = builder
+        .build()
+        .unwrap_or_else(|e| panic!("mirror settings refused: {e}"));
+    match mirror.start().await {
+        Ok(handle) => handle,
+        Err(e) => panic!("the mirror did not start: {e}\n{}", context()),
+    }
+}
+
+/// Waits up to `timeout` for a backfill to end on its own and returns its
+/// summary; panics with the mirror's status if it does not end.
+pub async fn finish(handle: MirrorHandle, timeout: Duration) -> Summary {
+    finish_or(handle, timeout, String::new).await
+}
+
+/// [`finish`], whose panic adds `context()`.
+pub async fn finish_or(
+    handle: MirrorHandle,
+    timeout: Duration,
+    context: impl FnOnce() -> String,
+) -> Summary {
+    let control = handle.control();
+    match tokio::time::timeout(timeout, handle.wait()).await {
+        Ok(summary) => summary.unwrap_or_else(|e| panic!("the mirror failed: {e}")),
+        Err(_) => panic!(
+            "the backfill did not finish in {timeout:?}: {:#?}\n{}",
+            control.status(),
+            context()
+        ),
+    }
+}
+
+/// Polls the mirror's status until `f` holds; panics with the status after
+/// `timeout`.
+pub async fn wait_for_status(
+    control: &MirrorControl,
+    what: &str,
+    timeout: Duration,
+    mut f: impl FnMut(&Status) -> bool,
+) {
+    wait_for_or(
+        what,
+        timeout,
+        || f(&control.status()),
+        || format!("{:#?}", control.status()),
+    )
+    .await
 }
 
 /// A librdkafka producer with `extra` settings.
@@ -240,6 +311,12 @@ pub fn assert_same(what: &str, source: &[Rec], target: &[Rec]) {
     }
 }
 
+/// Asserts that `topic` on the cluster at `bootstrap` holds exactly `want`
+/// ([`assert_same`]), read by [`consume`] within `timeout`.
+pub fn assert_holds(bootstrap: &str, topic: &str, want: &[Rec], timeout: Duration) {
+    assert_same(topic, want, &consume(bootstrap, topic, want.len(), timeout));
+}
+
 /// Polls `f` every 20 ms until it is true; panics with `what` after `timeout`.
 pub async fn wait_for(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
     wait_for_or(what, timeout, f, String::new).await
@@ -271,147 +348,4 @@ pub fn init_logs() {
             .with_test_writer()
             .try_init();
     }
-}
-
-/// Starts a scripted one-node source cluster leading `topics` (name,
-/// partitions). It answers the group and offset requests a mirror makes
-/// (FindCoordinator, OffsetFetch with nothing committed, OffsetCommit,
-/// ListOffsets: earliest 0, latest `latest(topic, partition)`), and each
-/// Fetch with `fetch`. Versions are capped below topic IDs, so topics are
-/// named on the wire.
-pub async fn fake_source(
-    topics: Vec<(String, i32)>,
-    latest: impl Fn(&str, i32) -> i64 + Send + Sync + 'static,
-    fetch: impl Fn(&Received, &FetchRequest) -> Action + Send + Sync + 'static,
-) -> FakeBroker {
-    fake_source_refusing(topics, latest, |_, _| None, fetch).await
-}
-
-/// [`fake_source`], whose ListOffsets answers a partition with the error
-/// `refuse(topic, partition)` gives, when it gives one.
-pub async fn fake_source_refusing(
-    topics: Vec<(String, i32)>,
-    latest: impl Fn(&str, i32) -> i64 + Send + Sync + 'static,
-    refuse: impl Fn(&str, i32) -> Option<ErrorCode> + Send + Sync + 'static,
-    fetch: impl Fn(&Received, &FetchRequest) -> Action + Send + Sync + 'static,
-) -> FakeBroker {
-    let mut opts = FakeOptions {
-        topics,
-        ..FakeOptions::default()
-    };
-    for (api, max) in [
-        (ApiKey::Fetch, 12),
-        (ApiKey::FindCoordinator, 3),
-        (ApiKey::OffsetFetch, 7),
-        (ApiKey::OffsetCommit, 8),
-        (ApiKey::ListOffsets, 7),
-    ] {
-        for v in opts.api_versions.iter_mut().filter(|v| v.0 == api.key()) {
-            v.2 = max;
-        }
-    }
-    let me = Arc::new(OnceLock::<SocketAddr>::new());
-    let me2 = Arc::clone(&me);
-    opts.handler = Some(Arc::new(move |req| match &req.body {
-        RequestBody::Fetch(r) => Some(fetch(req, r)),
-        _ => source_answer(req, *me2.get()?, &latest, &refuse).map(Action::Respond),
-    }));
-    let broker = FakeBroker::start(opts).await.expect("fake source broker");
-    me.set(broker.addr()).expect("set once");
-    broker
-}
-
-/// The fake source's answers to everything but Fetch (and the defaults).
-fn source_answer(
-    req: &Received,
-    me: SocketAddr,
-    latest: &dyn Fn(&str, i32) -> i64,
-    refuse: &dyn Fn(&str, i32) -> Option<ErrorCode>,
-) -> Option<ResponseBody> {
-    Some(match &req.body {
-        RequestBody::FindCoordinator(_) => ResponseBody::FindCoordinator(FindCoordinatorResponse {
-            node_id: 0,
-            host: me.ip().to_string(),
-            port: i32::from(me.port()),
-            ..Default::default()
-        }),
-        RequestBody::OffsetFetch(r) => ResponseBody::OffsetFetch(OffsetFetchResponse {
-            topics: r
-                .topics
-                .iter()
-                .flatten()
-                .map(|t| OffsetFetchResponseTopic {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partition_indexes
-                        .iter()
-                        .map(|&p| OffsetFetchResponsePartition {
-                            partition_index: p,
-                            committed_offset: -1,
-                            committed_leader_epoch: -1,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::OffsetCommit(r) => ResponseBody::OffsetCommit(OffsetCommitResponse {
-            topics: r
-                .topics
-                .iter()
-                .map(|t| OffsetCommitResponseTopic {
-                    topic: t.topic.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| OffsetCommitResponsePartition {
-                            partition_index: p.partition_index,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        RequestBody::ListOffsets(r) => ResponseBody::ListOffsets(ListOffsetsResponse {
-            topics: r
-                .topics
-                .iter()
-                .map(|t| ListOffsetsTopicResponse {
-                    name: t.name.clone(),
-                    partitions: t
-                        .partitions
-                        .iter()
-                        .map(|p| match refuse(&t.name, p.partition_index) {
-                            Some(code) => ListOffsetsPartitionResponse {
-                                partition_index: p.partition_index,
-                                error_code: code.0,
-                                timestamp: -1,
-                                offset: -1,
-                                leader_epoch: -1,
-                                ..Default::default()
-                            },
-                            None => ListOffsetsPartitionResponse {
-                                partition_index: p.partition_index,
-                                timestamp: -1,
-                                offset: if p.timestamp == -2 {
-                                    0
-                                } else {
-                                    latest(&t.name, p.partition_index)
-                                },
-                                leader_epoch: 0,
-                                ..Default::default()
-                            },
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        _ => return None,
-    })
 }

@@ -13,38 +13,14 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use integration_tests::fake_broker::Action;
+use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
-    assert_same, by_partition, cluster_config, consume, fake_source, produce, producer,
-    wait_for_or, Rec,
+    assert_holds, assert_same, by_partition, consume, finish, mirror, numbered, produce, producer,
+    start, tansu, wait_for_status, Rec,
 };
 use integration_tests::mock::MockKafka;
-use integration_tests::TansuBroker;
-use kafka_proto::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_proto::messages::{FetchRequest, FetchResponse, ResponseBody};
-use kafka_proto::record::RecordBatchBuilder;
-use kafka_proto::Records;
-use replicator_core::{Mirror, Mode, PartitionState};
-
-const TS: i64 = 1_700_000_000_000;
-
-fn tansu() -> TansuBroker {
-    TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn recs(from: usize, to: usize, partitions: i32) -> Vec<Rec> {
-    (from..to)
-        .map(|i| {
-            Rec::kv(
-                i as i32 % partitions,
-                &format!("k{i}"),
-                &format!("v{i}"),
-                TS + i as i64,
-            )
-        })
-        .collect()
-}
+use replicator_core::{Mode, PartitionState};
 
 // Current-thread runtime: the engine's tasks log on this thread, where the
 // capture is installed.
@@ -57,25 +33,19 @@ async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
     produce(
         &producer(&source.bootstrap(), &[]),
         "orders",
-        &recs(0, 10, 2),
+        &numbered(0, 10, 2),
     )
     .await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .include(r"nomatch\..*")
-        .group_id("mirror-empty")
-        .mode(Mode::UntilCaughtUp)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .include(r"nomatch\..*")
+            .group_id("mirror-empty")
+            .mode(Mode::UntilCaughtUp),
+    )
+    .await;
     assert!(handle.status().partitions.is_empty());
-    let summary = tokio::time::timeout(Duration::from_secs(20), handle.wait())
-        .await
-        .expect("a backfill with nothing selected finishes on its own")
-        .unwrap();
+    // A backfill with nothing selected finishes on its own.
+    let summary = finish(handle, Duration::from_secs(20)).await;
     assert!(summary.partitions.is_empty(), "{summary}");
     assert_eq!(summary.totals.records, 0, "{summary}");
     assert!(summary.drained, "{summary}");
@@ -109,21 +79,17 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("ledger", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
-    let before = recs(0, 200, 2);
+    let before = numbered(0, 200, 2);
     produce(&p, "ledger", &before).await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["ledger"])
-        .group_id("mirror-ends")
-        .mode(Mode::UntilCaughtUp)
-        // Small budgets: the backfill takes many round trips.
-        .max_bytes_in_flight(64 << 10, 4 << 10)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(
+        mirror(&sb, &tb)
+            .topics(["ledger"])
+            .group_id("mirror-ends")
+            .mode(Mode::UntilCaughtUp)
+            // Small budgets: the backfill takes many round trips.
+            .max_bytes_in_flight(64 << 10, 4 << 10),
+    )
+    .await;
     let control = handle.control();
     assert!(control.pause("ledger"));
     let at_start = control.status();
@@ -139,14 +105,11 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
     // each partition gets exactly the records before its committed offset,
     // the end of that batch. (The mock-source test below has batches that
     // start at the end offset: those are not copied.)
-    let after = recs(200, 260, 2);
+    let after = numbered(200, 260, 2);
     produce(&p, "ledger", &after).await;
     assert_eq!(control.status().totals.records, 0, "paused");
     assert!(control.resume("ledger"));
-    let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
-        .await
-        .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
-        .unwrap();
+    let summary = finish(handle, Duration::from_secs(60)).await;
     assert_eq!(summary.failed().count(), 0, "{summary}");
     let all: Vec<Rec> = before.iter().chain(&after).cloned().collect();
     let source_by_partition = by_partition(&all);
@@ -167,23 +130,14 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
     );
 
     // Continuous mode has no end offsets.
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["ledger"])
-        .group_id("mirror-ends")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(mirror(&sb, &tb).topics(["ledger"]).group_id("mirror-ends")).await;
     let control = handle.control();
     let rest = (before.len() + after.len()) as u64 - copied;
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the records the backfill left",
         Duration::from_secs(60),
-        || control.status().totals.records == rest,
-        || format!("{:#?}", control.status()),
+        |s| s.totals.records == rest,
     )
     .await;
     let st = control.status();
@@ -196,11 +150,7 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
     assert_eq!(st.to_end(), None);
     let summary = handle.stop().await.unwrap();
     assert_eq!(summary.totals.records, rest, "no duplicate: {summary}");
-    assert_same(
-        "ledger",
-        &all,
-        &consume(&tb, "ledger", all.len(), Duration::from_secs(60)),
-    );
+    assert_holds(&tb, "ledger", &all, Duration::from_secs(60));
 }
 
 /// librdkafka's mock cluster keeps batches as produced, so batches written
@@ -216,33 +166,26 @@ async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
     let (sb, tb) = (mock.bootstrap(), target.bootstrap());
     mock.create_topic("ledger", 2, 1).unwrap();
     let p = producer(&sb, &[("linger.ms", "2"), ("batch.num.messages", "30")]);
-    let before = recs(0, 200, 2);
+    let before = numbered(0, 200, 2);
     produce(&p, "ledger", &before).await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["ledger"])
-        .group_id("mirror-mock-ends")
-        .mode(Mode::UntilCaughtUp)
-        .sync_configs(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let handle = start(
+        mirror(&sb, &tb)
+            .topics(["ledger"])
+            .group_id("mirror-mock-ends")
+            .mode(Mode::UntilCaughtUp)
+            .sync_configs(false),
+    )
+    .await;
     let control = handle.control();
     assert!(control.pause("ledger"));
     for st in &control.status().partitions {
         assert_eq!(st.end_offset, Some(100), "{st:?}");
     }
     // Delivered after the first 200: their batches start at offset 100.
-    let after = recs(200, 260, 2);
+    let after = numbered(200, 260, 2);
     produce(&p, "ledger", &after).await;
     assert!(control.resume("ledger"));
-    let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
-        .await
-        .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
-        .unwrap();
+    let summary = finish(handle, Duration::from_secs(60)).await;
     assert_eq!(summary.failed().count(), 0, "{summary}");
     assert_eq!(summary.totals.records, before.len() as u64, "{summary}");
     for st in &summary.partitions {
@@ -265,29 +208,21 @@ async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
 async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
     let target = tansu();
     let ends = [5i64, 6];
-    let source = fake_source(
+    let source = fake_source::start(
         vec![("ledger".into(), 2)],
         move |_, p| ends[p as usize],
-        |_, r| Action::Respond(ResponseBody::Fetch(three_batches(r))),
+        |_, r| fake_source::respond(r, |_, _, offset| three_batches(offset)),
     )
     .await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics(["ledger"])
-        .group_id("mirror-fake-ends")
-        .mode(Mode::UntilCaughtUp)
-        .sync_configs(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let control = handle.control();
-    let summary = tokio::time::timeout(Duration::from_secs(30), handle.wait())
-        .await
-        .unwrap_or_else(|_| panic!("backfill did not finish: {:#?}", control.status()))
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .topics(["ledger"])
+            .group_id("mirror-fake-ends")
+            .mode(Mode::UntilCaughtUp)
+            .sync_configs(false),
+    )
+    .await;
+    let summary = finish(handle, Duration::from_secs(30)).await;
     assert_eq!(summary.failed().count(), 0, "{summary}");
     for (st, end) in summary.partitions.iter().zip(ends) {
         assert_eq!(st.state, PartitionState::CaughtUp, "{st:?}");
@@ -296,7 +231,7 @@ async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
         assert_eq!((st.totals.records, st.totals.batches), (6, 2), "{st:?}");
     }
     let want: Vec<Rec> = (0..2)
-        .flat_map(|p| (0..6).map(move |i| fake_rec(p, i)))
+        .flat_map(|p| (0..6).map(move |i| Rec::numbered(p, i)))
         .collect();
     assert_same(
         "ledger",
@@ -310,52 +245,16 @@ async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
     );
 }
 
-fn fake_rec(partition: i32, offset: i64) -> Rec {
-    Rec::kv(partition, &format!("k{offset}"), &format!("v{offset}"), TS)
-}
-
 /// At offset 0: the three batches; elsewhere nothing.
-fn three_batches(r: &FetchRequest) -> FetchResponse {
-    let blob: Vec<u8> = [0i64, 3, 6]
-        .iter()
-        .flat_map(|&base| {
-            let mut b = RecordBatchBuilder::new(base, TS);
-            for o in base..base + 3 {
-                b.append(
-                    Some(Bytes::from(format!("k{o}"))),
-                    Some(Bytes::from(format!("v{o}"))),
-                )
-                .unwrap();
-            }
-            b.build().unwrap().to_vec()
-        })
-        .collect();
-    FetchResponse {
-        responses: r
-            .topics
+fn three_batches(offset: i64) -> PartitionFetch {
+    let blob = if offset == 0 {
+        [0i64, 3, 6]
             .iter()
-            .map(|t| FetchableTopicResponse {
-                topic: t.topic.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| PartitionData {
-                        partition_index: p.partition,
-                        high_watermark: 9,
-                        last_stable_offset: 9,
-                        log_start_offset: 0,
-                        preferred_read_replica: -1,
-                        records: Some(if p.fetch_offset == 0 {
-                            Records::from(Bytes::from(blob.clone()))
-                        } else {
-                            Records::new()
-                        }),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    }
+            .flat_map(|&base| batch(base, &numbered(base, base + 3, 1)).to_vec())
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        Bytes::new()
+    };
+    PartitionFetch::log(0, 9, blob)
 }

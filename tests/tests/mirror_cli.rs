@@ -6,18 +6,28 @@
 //!
 //! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use examples::cli::{run_with, Outcome, EXIT_OK, EXIT_USAGE};
-use integration_tests::mirror_support::{assert_same, consume, produce, producer, Rec};
+use integration_tests::mirror_support::{assert_same, consume, produce, producer, tansu, Rec, TS};
 use integration_tests::TansuBroker;
 use replicator_core::{PartitionState, Summary};
 
-const TS: i64 = 1_700_000_000_000;
-
-fn tansu() -> TansuBroker {
-    TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
+/// Writes the properties file `name` in `dir`: clusters a and b at the
+/// two brokers, then `rest`.
+fn properties(dir: &Path, name: &str, a: &TansuBroker, b: &TansuBroker, rest: &str) -> PathBuf {
+    let path = dir.join(name);
+    let text = format!(
+        "clusters = a, b\n\
+         a.bootstrap.servers = {}\n\
+         b.bootstrap.servers = {}\n\
+         {rest}",
+        a.bootstrap(),
+        b.bootstrap()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 fn records(prefix: &str, partitions: i32, n: usize) -> Vec<Rec> {
@@ -87,23 +97,17 @@ async fn cli_until_caught_up_copies_everything() {
     produce(&zstd, "scratch", &records("s", 1, 10)).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("mirror.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = a, b\n\
-             a.bootstrap.servers = {}\n\
-             b.bootstrap.servers = {}\n\
-             a->b.enabled = true\n\
-             a->b.topics = orders, pay.*\n\
-             replication.policy.class = IdentityReplicationPolicy\n\
-             replication.factor = 1\n\
-             tasks.max = 4\n",
-            a.bootstrap(),
-            b.bootstrap()
-        ),
-    )
-    .unwrap();
+    let config = properties(
+        dir.path(),
+        "mirror.properties",
+        &a,
+        &b,
+        "a->b.enabled = true\n\
+         a->b.topics = orders, pay.*\n\
+         replication.policy.class = IdentityReplicationPolicy\n\
+         replication.factor = 1\n\
+         tasks.max = 4\n",
+    );
 
     let out = mirror(&config, &["--until-caught-up", "--status-interval", "0.2"]).await;
     assert_eq!(out.code, EXIT_OK, "{out:?}");
@@ -162,21 +166,15 @@ async fn cli_active_active_with_prefixes() {
     .await;
 
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("active-active.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = a, b\n\
-             a.bootstrap.servers = {}\n\
-             b.bootstrap.servers = {}\n\
-             a->b.enabled = true\n\
-             b->a.enabled = true\n\
-             replication.factor = 1\n",
-            a.bootstrap(),
-            b.bootstrap()
-        ),
-    )
-    .unwrap();
+    let config = properties(
+        dir.path(),
+        "active-active.properties",
+        &a,
+        &b,
+        "a->b.enabled = true\n\
+         b->a.enabled = true\n\
+         replication.factor = 1\n",
+    );
 
     for run in 0..2 {
         let out = mirror(&config, &["--until-caught-up"]).await;
@@ -245,21 +243,15 @@ async fn cli_continuous_stops_gracefully_when_asked() {
     let events = records("e", 2, 200);
     produce(&producer(&a.bootstrap(), &[]), "events", &events).await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("continuous.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = a, b\n\
-             a.bootstrap.servers = {}\n\
-             b.bootstrap.servers = {}\n\
-             a->b.enabled = true\n\
-             a->b.topics = events\n\
-             replication.factor = 1\n",
-            a.bootstrap(),
-            b.bootstrap()
-        ),
-    )
-    .unwrap();
+    let config = properties(
+        dir.path(),
+        "continuous.properties",
+        &a,
+        &b,
+        "a->b.enabled = true\n\
+         a->b.topics = events\n\
+         replication.factor = 1\n",
+    );
     // The stand-in for Ctrl-C: fires once the target has every record.
     let tb = b.bootstrap();
     let n = events.len();
@@ -298,21 +290,15 @@ async fn cli_until_caught_up_with_nothing_selected_exits_0() {
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("empty.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "clusters = a, b\n\
-             a.bootstrap.servers = {}\n\
-             b.bootstrap.servers = {}\n\
-             a->b.enabled = true\n\
-             a->b.topics = nomatch.*, missing\n\
-             replication.factor = 1\n",
-            a.bootstrap(),
-            b.bootstrap()
-        ),
-    )
-    .unwrap();
+    let config = properties(
+        dir.path(),
+        "empty.properties",
+        &a,
+        &b,
+        "a->b.enabled = true\n\
+         a->b.topics = nomatch.*, missing\n\
+         replication.factor = 1\n",
+    );
     let started = std::time::Instant::now();
     let out = mirror(&config, &["--until-caught-up", "--status-interval", "0.1"]).await;
     assert_eq!(out.code, EXIT_OK, "{out:?}");

@@ -11,24 +11,16 @@ use std::time::Duration;
 
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
-    assert_same, cluster_config, consume, produce, producer, wait_for_or, Rec,
+    assert_holds, mirror, numbered, produce, producer, start, tansu, wait_for_status, Rec,
 };
-use integration_tests::TansuBroker;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
-use replicator_core::{Mirror, PartitionState};
+use replicator_core::PartitionState;
 
 const TOPIC: &str = "far";
 const GROUP: &str = "mirror-far";
-const TS: i64 = 1_700_000_000_000;
 const FAR: i64 = 1_000_000;
-
-fn recs(from: usize, to: usize) -> Vec<Rec> {
-    (from..to)
-        .map(|i| Rec::kv(0, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
-        .collect()
-}
 
 fn group_client(bootstrap: &str) -> BaseConsumer {
     ClientConfig::new()
@@ -56,12 +48,12 @@ fn committed(c: &BaseConsumer) -> Offset {
 #[tokio::test]
 async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
     let logs = Logs::capture();
-    let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let source = tansu();
+    let target = tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic(TOPIC, 1).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
-    let first = recs(0, 40);
+    let first = numbered(0, 40, 1);
     produce(&p, TOPIC, &first).await;
 
     // The group's offset points far past the 40-record log.
@@ -75,36 +67,32 @@ async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
     assert_eq!(committed(&client), Offset::Offset(FAR));
 
     // Earliest (the default): back to the log start, copying all of it.
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics([TOPIC])
-        .group_id(GROUP)
-        .commit_interval(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let handle = start(
+        mirror(&sb, &tb)
+            .topics([TOPIC])
+            .group_id(GROUP)
+            .commit_interval(Duration::from_millis(100)),
+    )
+    .await;
     let control = handle.control();
     let st = control.status();
     assert_eq!(st.partitions[0].position, Some(0), "{st:#?}");
     assert!(st.partitions[0].totals.errors >= 1, "{st:#?}");
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the log copied from its start",
         Duration::from_secs(30),
-        || control.status().totals.records == first.len() as u64,
-        || format!("{:#?}", control.status()),
+        |s| s.totals.records == first.len() as u64,
     )
     .await;
     // New records arrive too: the mirror is not stuck past the end.
-    let second = recs(40, 50);
+    let second = numbered(40, 50, 1);
     produce(&p, TOPIC, &second).await;
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the new records mirrored",
         Duration::from_secs(30),
-        || control.status().totals.records == 50,
-        || format!("{:#?}", control.status()),
+        |s| s.totals.records == 50,
     )
     .await;
     let summary = handle.stop().await.unwrap();
@@ -136,9 +124,5 @@ async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
     }
 
     let all: Vec<Rec> = first.iter().chain(&second).cloned().collect();
-    assert_same(
-        TOPIC,
-        &all,
-        &consume(&tb, TOPIC, all.len(), Duration::from_secs(30)),
-    );
+    assert_holds(&tb, TOPIC, &all, Duration::from_secs(30));
 }

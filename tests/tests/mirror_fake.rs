@@ -10,20 +10,15 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use integration_tests::fake_broker::Action;
-use integration_tests::mirror_support::{cluster_config, consume, fake_source};
-use integration_tests::TansuBroker;
-use kafka_proto::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
-};
-use kafka_proto::messages::{FetchRequest, FetchResponse, RequestBody, ResponseBody};
+use integration_tests::fake_source::{self, PartitionFetch};
+use integration_tests::mirror_support::{consume, finish, mirror, start, tansu, TS};
+use kafka_proto::messages::fetch_response::AbortedTransaction;
+use kafka_proto::messages::RequestBody;
 use kafka_proto::record::{ControlRecordType, RecordBatchBuilder};
-use kafka_proto::Records;
-use replicator_core::{Mirror, Mode, PartitionState};
+use replicator_core::{Mode, PartitionState};
 
 const TOPIC: &str = "txn-src";
 const END: i64 = 10;
-const TS: i64 = 1_700_000_000_000;
 
 fn data(offset: i64, pid: i64, txn: bool, keys: &[&str]) -> Bytes {
     let mut b = RecordBatchBuilder::new(offset, TS + offset);
@@ -63,76 +58,40 @@ fn log() -> Bytes {
 
 /// The partition's log under read_committed, with its aborted transaction
 /// listed, for a fetch from offset 0; nothing after.
-fn fetch_response(r: &FetchRequest) -> FetchResponse {
-    assert_eq!(r.isolation_level, 1, "the mirror fetches read_committed");
-    FetchResponse {
-        responses: r
-            .topics
-            .iter()
-            .map(|t| FetchableTopicResponse {
-                topic: t.topic.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let first = p.fetch_offset == 0;
-                        PartitionData {
-                            partition_index: p.partition,
-                            high_watermark: END,
-                            last_stable_offset: END,
-                            log_start_offset: 0,
-                            aborted_transactions: Some(if first {
-                                vec![AbortedTransaction {
-                                    producer_id: 20,
-                                    first_offset: 3,
-                                    ..Default::default()
-                                }]
-                            } else {
-                                Vec::new()
-                            }),
-                            preferred_read_replica: -1,
-                            records: Some(if first {
-                                Records::from(log())
-                            } else {
-                                Records::new()
-                            }),
-                            ..Default::default()
-                        }
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
+fn read_committed(offset: i64) -> PartitionFetch {
+    if offset == 0 {
+        PartitionFetch::log(0, END, log()).with_aborted(vec![AbortedTransaction {
+            producer_id: 20,
+            first_offset: 3,
+            ..Default::default()
+        }])
+    } else {
+        PartitionFetch::log(0, END, Bytes::new())
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborted_batches_are_dropped_and_markers_never_forwarded() {
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
-    let source = fake_source(
+    let target = tansu();
+    let source = fake_source::start(
         vec![(TOPIC.into(), 1)],
         |_, _| END,
-        |_, r| Action::Respond(ResponseBody::Fetch(fetch_response(r))),
+        |_, r| {
+            assert_eq!(r.isolation_level, 1, "the mirror fetches read_committed");
+            fake_source::respond(r, |_, _, offset| read_committed(offset))
+        },
     )
     .await;
 
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics([TOPIC])
-        .group_id("mirror-aborted")
-        .mode(Mode::UntilCaughtUp)
-        .sync_configs(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
-        .await
-        .expect("finishes")
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .topics([TOPIC])
+            .group_id("mirror-aborted")
+            .mode(Mode::UntilCaughtUp)
+            .sync_configs(false),
+    )
+    .await;
+    let summary = finish(handle, Duration::from_secs(60)).await;
     let p = &summary.partitions[0];
     assert_eq!(p.state, PartitionState::CaughtUp, "{summary}");
     assert_eq!(

@@ -15,24 +15,16 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use integration_tests::fake_broker::{Action, FakeBroker, Received};
+use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::mirror_support::{
-    assert_same, cluster_config, consume, fake_source, init_logs, produce, producer, wait_for_or,
-    Rec,
+    assert_holds, assert_same, cluster_config, consume, finish, finish_or, init_logs, mirror,
+    produce, producer, start, start_or, tansu, wait_for_or, Rec, TS,
 };
-use integration_tests::{requests, TansuBroker};
-use kafka_proto::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_proto::messages::{FetchRequest, FetchResponse, RequestBody, ResponseBody};
-use kafka_proto::record::RecordBatchBuilder;
-use kafka_proto::{ApiKey, Records};
-use replicator_core::{BrokerLabel, Cluster, Mirror, Mode, PartitionState};
-
-const TS: i64 = 1_700_000_000_000;
-
-fn tansu() -> TansuBroker {
-    TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
-}
+use integration_tests::requests;
+use kafka_proto::messages::{FetchRequest, RequestBody};
+use kafka_proto::ApiKey;
+use replicator_core::{BrokerLabel, Cluster, Mode, PartitionState};
 
 fn recs(partitions: i32, n: usize, tag: &str) -> Vec<Rec> {
     (0..n)
@@ -94,23 +86,16 @@ async fn a_partition_the_broker_cannot_serve_fails_alone_and_the_others_arrive()
     cluster.shutdown();
     let label = broker_label(&sb).await;
 
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["plain", "packed", "snappy"])
-        .group_id("mirror-isolation")
-        .mode(Mode::UntilCaughtUp)
-        .commit_interval(Duration::from_millis(200))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n--- source log ---\n{}", source.log()));
-    let control = handle.control();
-    let summary = match tokio::time::timeout(Duration::from_secs(120), handle.wait()).await {
-        Ok(s) => s.unwrap(),
-        Err(_) => panic!("backfill did not finish: {:#?}", control.status()),
-    };
+    let handle = start_or(
+        mirror(&sb, &tb)
+            .topics(["plain", "packed", "snappy"])
+            .group_id("mirror-isolation")
+            .mode(Mode::UntilCaughtUp)
+            .commit_interval(Duration::from_millis(200)),
+        || format!("--- source log ---\n{}", source.log()),
+    )
+    .await;
+    let summary = finish(handle, Duration::from_secs(120)).await;
     let failed: Vec<_> = summary.failed().collect();
     assert_eq!(failed.len(), 1, "{summary}");
     let f = failed[0];
@@ -140,59 +125,32 @@ async fn a_partition_the_broker_cannot_serve_fails_alone_and_the_others_arrive()
     assert_same("packed", &packed, &consume(&tb, "packed", packed.len(), t));
 }
 
-/// One batch of one record at `offset` of partition `p`.
-fn record_at(p: i32, offset: i64) -> Bytes {
-    let mut b = RecordBatchBuilder::new(offset, TS + offset);
-    b.append(
-        Some(Bytes::from(format!("p{p}-{offset}"))),
-        Some(Bytes::from(format!("v{offset}"))),
+/// The record at `offset` of partition `p`; its key names both.
+fn record_at(p: i32, offset: i64) -> Rec {
+    Rec::kv(
+        p,
+        &format!("p{p}-{offset}"),
+        &format!("v{offset}"),
+        TS + offset,
     )
-    .unwrap();
-    b.build().unwrap()
 }
 
 fn expected(p: i32, end: i64) -> Vec<Rec> {
-    (0..end)
-        .map(|o| Rec::kv(p, &format!("p{p}-{o}"), &format!("v{o}"), TS + o))
-        .collect()
+    (0..end).map(|o| record_at(p, o)).collect()
 }
 
 /// Answers a Fetch with one record per partition at its fetch offset, up
 /// to `end(partition)`.
 fn serve(r: &FetchRequest, end: impl Fn(i32) -> i64) -> Action {
-    let responses = r
-        .topics
-        .iter()
-        .map(|t| FetchableTopicResponse {
-            topic: t.topic.clone(),
-            partitions: t
-                .partitions
-                .iter()
-                .map(|p| {
-                    let end = end(p.partition);
-                    PartitionData {
-                        partition_index: p.partition,
-                        high_watermark: end,
-                        last_stable_offset: end,
-                        log_start_offset: 0,
-                        aborted_transactions: Some(Vec::new()),
-                        preferred_read_replica: -1,
-                        records: Some(if p.fetch_offset < end {
-                            Records::from(record_at(p.partition, p.fetch_offset))
-                        } else {
-                            Records::new()
-                        }),
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        })
-        .collect();
-    Action::Respond(ResponseBody::Fetch(FetchResponse {
-        responses,
-        ..Default::default()
-    }))
+    fake_source::respond(r, |_, p, offset| {
+        let end = end(p);
+        let records = if offset < end {
+            batch(offset, &[record_at(p, offset)])
+        } else {
+            Default::default()
+        };
+        PartitionFetch::log(0, end, records)
+    })
 }
 
 /// `(partition, fetch offset)` of every partition in a Fetch.
@@ -224,7 +182,7 @@ async fn probes_find_the_one_partition_that_breaks_the_connection() {
     init_logs();
     const END: i64 = 5;
     let target = tansu();
-    let source = fake_source(
+    let source = fake_source::start(
         vec![("iso".into(), 4)],
         |_, _| END,
         |_, r| {
@@ -242,22 +200,18 @@ async fn probes_find_the_one_partition_that_breaks_the_connection() {
     )
     .await;
     let label = broker_label(&source.bootstrap()).await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics(["iso"])
-        .group_id("mirror-probes")
-        .mode(Mode::UntilCaughtUp)
-        .sync_configs(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let summary = tokio::time::timeout(Duration::from_secs(60), handle.wait())
-        .await
-        .expect("finishes")
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .topics(["iso"])
+            .group_id("mirror-probes")
+            .mode(Mode::UntilCaughtUp)
+            .sync_configs(false),
+    )
+    .await;
+    let summary = finish_or(handle, Duration::from_secs(60), || {
+        format!("{:?}", fetches(&source))
+    })
+    .await;
     let failed: Vec<_> = summary.failed().map(|p| p.partition).collect();
     assert_eq!(failed, [2], "{summary}");
     let p2 = summary
@@ -284,13 +238,7 @@ async fn probes_find_the_one_partition_that_breaks_the_connection() {
         fetches(&source)
     );
     let want: Vec<Rec> = [0, 1, 3].iter().flat_map(|&p| expected(p, END)).collect();
-    let got = consume(
-        &target.bootstrap(),
-        "iso",
-        want.len(),
-        Duration::from_secs(30),
-    );
-    assert_same("iso", &want, &got);
+    assert_holds(&target.bootstrap(), "iso", &want, Duration::from_secs(30));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,7 +250,7 @@ async fn a_fetch_for_other_partitions_goes_out_while_one_is_held() {
     // Partition 0 is empty: the first fetch of it is answered, every later
     // one (a poll waiting for data) is held, never answered.
     let polls_of_0 = AtomicUsize::new(0);
-    let source = fake_source(
+    let source = fake_source::start(
         vec![("pipe".into(), 2)],
         move |_, p| end(p),
         move |_, r| {
@@ -322,22 +270,19 @@ async fn a_fetch_for_other_partitions_goes_out_while_one_is_held() {
     let mut source_config = cluster_config(&source.bootstrap());
     // The held poll must not time out while the test watches.
     source_config.connection.request_timeout = Duration::from_secs(300);
-    let handle = Mirror::builder()
-        .source(source_config)
-        .target(cluster_config(&target.bootstrap()))
-        .topics(["pipe"])
-        .group_id("mirror-pipeline")
-        // One batch per partition in flight: partition 1 is fetched again
-        // only once its batch is acknowledged, and by then the poll for
-        // partition 0 (fetchable again at once) is out.
-        .max_bytes_in_flight(1 << 20, 1)
-        .sync_configs(false)
-        .commit_interval(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .source(source_config)
+            .topics(["pipe"])
+            .group_id("mirror-pipeline")
+            // One batch per partition in flight: partition 1 is fetched again
+            // only once its batch is acknowledged, and by then the poll for
+            // partition 0 (fetchable again at once) is out.
+            .max_bytes_in_flight(1 << 20, 1)
+            .sync_configs(false)
+            .commit_interval(Duration::from_millis(100)),
+    )
+    .await;
     let control = handle.control();
     wait_for_or(
         "partition 1 mirrored while the poll for partition 0 is held",
@@ -377,11 +322,5 @@ async fn a_fetch_for_other_partitions_goes_out_while_one_is_held() {
     let summary = handle.stop().await.unwrap();
     assert!(summary.drained, "{summary}");
     let want = expected(1, P1_END);
-    let got = consume(
-        &target.bootstrap(),
-        "pipe",
-        want.len(),
-        Duration::from_secs(30),
-    );
-    assert_same("pipe", &want, &got);
+    assert_holds(&target.bootstrap(), "pipe", &want, Duration::from_secs(30));
 }

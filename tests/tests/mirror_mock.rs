@@ -9,26 +9,11 @@
 use std::time::Duration;
 
 use integration_tests::mirror_support::{
-    by_partition, cluster_config, consume, init_logs, produce, producer, wait_for, wait_for_or, Rec,
+    by_partition, consume, init_logs, mirror, numbered, produce, producer, start, tansu,
+    wait_for_status, Rec,
 };
 use integration_tests::mock::{MockApiKey, MockError, MockKafka};
-use integration_tests::TansuBroker;
-use replicator_core::{Mirror, PartitionState};
-
-const TS: i64 = 1_700_000_000_000;
-
-fn recs(from: usize, to: usize, partitions: i32) -> Vec<Rec> {
-    (from..to)
-        .map(|i| {
-            Rec::kv(
-                i as i32 % partitions,
-                &format!("k{i}"),
-                &format!("v{i}"),
-                TS + i as i64,
-            )
-        })
-        .collect()
-}
+use replicator_core::PartitionState;
 
 /// Every source record appears on the target in source order; a record may
 /// repeat only right after a resend (at-least-once), never skip.
@@ -64,7 +49,7 @@ fn assert_in_order_no_gap(source: &[Rec], target: &[Rec]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
     init_logs();
-    let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let source = tansu();
     let mock = MockKafka::start(3).unwrap();
     source.create_topic("faults", 4).unwrap();
     mock.create_topic("faults", 4, 3).unwrap();
@@ -72,7 +57,7 @@ async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
         &source.bootstrap(),
         &[("linger.ms", "1"), ("batch.num.messages", "20")],
     );
-    let first = recs(0, 600, 4);
+    let first = numbered(0, 600, 4);
     produce(&p, "faults", &first).await;
     mock.request_errors(
         MockApiKey::Produce,
@@ -82,39 +67,35 @@ async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
             MockError::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
         ],
     );
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&mock.bootstrap()))
-        .topics(["faults"])
-        .create_topics(false)
-        .group_id("mirror-faults")
-        .max_bytes_in_flight(32 << 10, 4 << 10)
-        .commit_interval(Duration::from_millis(200))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &mock.bootstrap())
+            .topics(["faults"])
+            .create_topics(false)
+            .group_id("mirror-faults")
+            .max_bytes_in_flight(32 << 10, 4 << 10)
+            .commit_interval(Duration::from_millis(200)),
+    )
+    .await;
     let control = handle.control();
-    wait_for("progress", Duration::from_secs(60), || {
-        control.status().totals.records > 50
+    wait_for_status(&control, "progress", Duration::from_secs(60), |s| {
+        s.totals.records > 50
     })
     .await;
     mock.set_leader("faults", 0, Some(3)).unwrap();
     mock.set_leader("faults", 1, Some(1)).unwrap();
     mock.broker_down(2).unwrap();
-    let second = recs(600, 900, 4);
+    let second = numbered(600, 900, 4);
     produce(&p, "faults", &second).await;
     // Long enough for a metadata refresh to see broker 2 gone: its
     // partitions then have no known leader, and the mirror must ask again.
     tokio::time::sleep(Duration::from_secs(2)).await;
     mock.broker_up(2).unwrap();
     let total = (first.len() + second.len()) as u64;
-    wait_for_or(
+    wait_for_status(
+        &control,
         "everything acknowledged",
         Duration::from_secs(90),
-        || {
-            let s = control.status();
+        |s| {
             s.partitions
                 .iter()
                 .all(|p| p.lag == 0 && p.state != PartitionState::Failed)
@@ -124,7 +105,6 @@ async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
                     .sum::<u64>()
                     >= total
         },
-        || format!("{:#?}", control.status()),
     )
     .await;
     let summary = handle.stop().await.unwrap();
@@ -145,37 +125,36 @@ async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batch_too_large_for_the_target_fails_its_partition_clearly() {
-    let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let source = tansu();
     let mock = MockKafka::start(1).unwrap();
     source.create_topic("huge", 1).unwrap();
     source.create_topic("fine", 1).unwrap();
     mock.create_topic("huge", 1, 1).unwrap();
     mock.create_topic("fine", 1, 1).unwrap();
     let p = producer(&source.bootstrap(), &[]);
-    produce(&p, "huge", &recs(0, 3, 1)).await;
+    produce(&p, "huge", &numbered(0, 3, 1)).await;
     mock.request_errors(
         MockApiKey::Produce,
         &[MockError::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
     );
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&mock.bootstrap()))
-        .topics(["huge"])
-        .create_topics(false)
-        .group_id("mirror-too-large")
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(
+        mirror(&source.bootstrap(), &mock.bootstrap())
+            .topics(["huge"])
+            .create_topics(false)
+            .group_id("mirror-too-large"),
+    )
+    .await;
     let control = handle.control();
-    wait_for("the partition fails", Duration::from_secs(60), || {
-        control
-            .status()
-            .partitions
-            .iter()
-            .any(|p| p.state == PartitionState::Failed)
-    })
+    wait_for_status(
+        &control,
+        "the partition fails",
+        Duration::from_secs(60),
+        |s| {
+            s.partitions
+                .iter()
+                .any(|p| p.state == PartitionState::Failed)
+        },
+    )
     .await;
     let status = control.status();
     let p = status.partition("huge", 0).unwrap();

@@ -22,19 +22,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use integration_tests::fake_broker::Action;
+use integration_tests::fake_broker::FakeBroker;
+use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::mirror_support::{
-    assert_same, cluster_config, consume, fake_source, fake_source_refusing, wait_for_or, Rec,
+    assert_holds, finish, mirror, numbered, start, start_or, tansu, wait_for_status, Rec,
 };
 use integration_tests::TansuBroker;
-use kafka_proto::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_proto::messages::{FetchRequest, FetchResponse, ResponseBody};
-use kafka_proto::record::RecordBatchBuilder;
-use kafka_proto::{ErrorCode, Records};
-use replicator_core::{Mirror, Mode, PartitionState, StartFrom};
+use kafka_proto::ErrorCode;
+use replicator_core::{MirrorHandle, Mode, PartitionState, StartFrom};
 
 const TOPIC: &str = "retained";
-const TS: i64 = 1_700_000_000_000;
 /// Where the mirror starts: the end of the log when it first looks.
 const FIRST_END: i64 = 5;
 /// The log's end once retention moved its start past FIRST_END: the
@@ -43,109 +40,86 @@ const NEW_START: i64 = 30;
 /// The end after the new data.
 const NEW_END: i64 = 33;
 
-fn batch() -> Bytes {
-    let mut b = RecordBatchBuilder::new(NEW_START, TS);
-    for i in 0..(NEW_END - NEW_START) {
-        b.append(
-            Some(Bytes::from(format!("k{i}"))),
-            Some(Bytes::from(format!("v{i}"))),
-        )
-        .unwrap();
+/// The records `0..n` of partition 0 as one batch at `base`, for a fetch
+/// from `base`; nothing for a fetch from anywhere else.
+fn new_records(fetch_offset: i64, base: i64, n: i64) -> Bytes {
+    if fetch_offset == base {
+        batch(base, &numbered(0, n, 1))
+    } else {
+        Bytes::new()
     }
-    b.build().unwrap()
 }
 
 /// Before NEW_START: out of range; at it: the new batch.
-fn fetch_response(r: &FetchRequest) -> FetchResponse {
-    FetchResponse {
-        responses: r
-            .topics
-            .iter()
-            .map(|t| FetchableTopicResponse {
-                topic: t.topic.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let out_of_range = p.fetch_offset < NEW_START;
-                        PartitionData {
-                            partition_index: p.partition,
-                            error_code: if out_of_range {
-                                ErrorCode::OFFSET_OUT_OF_RANGE.0
-                            } else {
-                                0
-                            },
-                            high_watermark: if out_of_range { -1 } else { NEW_END },
-                            last_stable_offset: if out_of_range { -1 } else { NEW_END },
-                            log_start_offset: if out_of_range { -1 } else { NEW_START },
-                            preferred_read_replica: -1,
-                            records: Some(if p.fetch_offset == NEW_START {
-                                Records::from(batch())
-                            } else {
-                                Records::new()
-                            }),
-                            ..Default::default()
-                        }
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
+fn out_of_range_before_new_start(offset: i64) -> PartitionFetch {
+    if offset < NEW_START {
+        PartitionFetch::error(ErrorCode::OFFSET_OUT_OF_RANGE)
+    } else {
+        PartitionFetch::log(
+            NEW_START,
+            NEW_END,
+            new_records(offset, NEW_START, NEW_END - NEW_START),
+        )
     }
+}
+
+/// A scripted source of TOPIC (one partition) whose log ends at
+/// `latest[0]` when the mirror first asks and at `latest[1]` from then on,
+/// answering a Fetch from an offset with `fetch(offset)`; and a mirror from
+/// it to `target` that starts at the latest offset.
+async fn mirror_from_latest(
+    target: &TansuBroker,
+    group: &str,
+    latest: [i64; 2],
+    fetch: fn(i64) -> PartitionFetch,
+) -> (FakeBroker, MirrorHandle) {
+    let calls = AtomicUsize::new(0);
+    let source = fake_source::start(
+        vec![(TOPIC.into(), 1)],
+        move |_, _| latest[usize::from(calls.fetch_add(1, Ordering::SeqCst) > 0)],
+        move |_, r| fake_source::respond(r, |_, _, offset| fetch(offset)),
+    )
+    .await;
+    let handle = start(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .topics([TOPIC])
+            .group_id(group)
+            .start_from(StartFrom::Latest)
+            .sync_configs(false)
+            .commit_interval(Duration::from_millis(100)),
+    )
+    .await;
+    (source, handle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_range_resets_per_policy_and_counts_lost_offsets() {
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let target = tansu();
     // The first ListOffsets(latest) positions the mirror at FIRST_END; by
-    // the time it fetches, the log ends at NEW_START.
-    let latest_calls = Arc::new(AtomicUsize::new(0));
-    let calls = Arc::clone(&latest_calls);
-    let source = fake_source(
-        vec![(TOPIC.into(), 1)],
-        move |_, _| {
-            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                FIRST_END
-            } else {
-                NEW_START
-            }
-        },
-        |_, r| Action::Respond(ResponseBody::Fetch(fetch_response(r))),
+    // the time it fetches, the log ends at NEW_START. Latest: the reset
+    // goes to the end of the log, NEW_START, skipping FIRST_END..NEW_START.
+    // (The fake's earliest offset is always 0, which is not past the
+    // position: an earliest reset would lose nothing.)
+    let (_source, handle) = mirror_from_latest(
+        &target,
+        "mirror-reset",
+        [FIRST_END, NEW_START],
+        out_of_range_before_new_start,
     )
     .await;
-    // Latest: the reset goes to the end of the log, NEW_START, skipping
-    // FIRST_END..NEW_START. (The fake's earliest offset is always 0, which
-    // is not past the position: an earliest reset would lose nothing.)
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics([TOPIC])
-        .group_id("mirror-reset")
-        .start_from(StartFrom::Latest)
-        .sync_configs(false)
-        .commit_interval(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
     let control = handle.control();
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the reset reported",
         Duration::from_secs(30),
-        || {
-            let s = control.status();
-            s.partitions[0].totals.lost_offsets > 0
-        },
-        || format!("{:#?}", control.status()),
+        |s| s.partitions[0].totals.lost_offsets > 0,
     )
     .await;
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the new data mirrored",
         Duration::from_secs(30),
-        || control.status().totals.records == (NEW_END - NEW_START) as u64,
-        || format!("{:#?}", control.status()),
+        |s| s.totals.records == (NEW_END - NEW_START) as u64,
     )
     .await;
     let summary = handle.stop().await.unwrap();
@@ -166,19 +140,8 @@ async fn out_of_range_resets_per_policy_and_counts_lost_offsets() {
         )),
         "{summary}"
     );
-    let want: Vec<Rec> = (0..NEW_END - NEW_START)
-        .map(|i| Rec::kv(0, &format!("k{i}"), &format!("v{i}"), TS))
-        .collect();
-    assert_same(
-        TOPIC,
-        &want,
-        &consume(
-            &target.bootstrap(),
-            TOPIC,
-            want.len(),
-            Duration::from_secs(30),
-        ),
-    );
+    let want = numbered(0, NEW_END - NEW_START, 1);
+    assert_holds(&target.bootstrap(), TOPIC, &want, Duration::from_secs(30));
 }
 
 /// Where the shrunk log ends before and after its new data.
@@ -186,88 +149,29 @@ const SHRUNK_END: i64 = 10;
 const SHRUNK_NEW_END: i64 = 13;
 
 /// A log that no longer reaches the mirror's position, answered as Tansu
-/// answers it: no error, no records, a high watermark below the position.
-fn shrunk_fetch_response(r: &FetchRequest) -> FetchResponse {
-    FetchResponse {
-        responses: r
-            .topics
-            .iter()
-            .map(|t| FetchableTopicResponse {
-                topic: t.topic.clone(),
-                partitions: t
-                    .partitions
-                    .iter()
-                    .map(|p| PartitionData {
-                        partition_index: p.partition,
-                        high_watermark: SHRUNK_NEW_END,
-                        last_stable_offset: SHRUNK_NEW_END,
-                        log_start_offset: 0,
-                        preferred_read_replica: -1,
-                        records: Some(if p.fetch_offset == SHRUNK_END {
-                            Records::from(batch_at(SHRUNK_END, SHRUNK_NEW_END))
-                        } else {
-                            Records::new()
-                        }),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    }
-}
-
-fn batch_at(from: i64, to: i64) -> Bytes {
-    let mut b = RecordBatchBuilder::new(from, TS);
-    for i in 0..(to - from) {
-        b.append(
-            Some(Bytes::from(format!("k{i}"))),
-            Some(Bytes::from(format!("v{i}"))),
-        )
-        .unwrap();
-    }
-    b.build().unwrap()
+/// answers it: no error, no records, a high watermark below the position;
+/// from SHRUNK_END, the new data.
+fn shrunk(offset: i64) -> PartitionFetch {
+    PartitionFetch::log(
+        0,
+        SHRUNK_NEW_END,
+        new_records(offset, SHRUNK_END, SHRUNK_NEW_END - SHRUNK_END),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_watermark_below_the_position_resets_like_out_of_range() {
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let target = tansu();
     // Positioned at 50 (latest at start); the log then ends at 10.
-    let latest_calls = Arc::new(AtomicUsize::new(0));
-    let calls = Arc::clone(&latest_calls);
-    let source = fake_source(
-        vec![(TOPIC.into(), 1)],
-        move |_, _| {
-            if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                50
-            } else {
-                SHRUNK_END
-            }
-        },
-        |_, r| Action::Respond(ResponseBody::Fetch(shrunk_fetch_response(r))),
-    )
-    .await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics([TOPIC])
-        .group_id("mirror-shrunk")
-        .start_from(StartFrom::Latest)
-        .sync_configs(false)
-        .commit_interval(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (_source, handle) =
+        mirror_from_latest(&target, "mirror-shrunk", [50, SHRUNK_END], shrunk).await;
     let control = handle.control();
     assert_eq!(control.status().partitions[0].position, Some(50));
-    wait_for_or(
+    wait_for_status(
+        &control,
         "the data after the reset mirrored",
         Duration::from_secs(30),
-        || control.status().totals.records == (SHRUNK_NEW_END - SHRUNK_END) as u64,
-        || format!("{:#?}", control.status()),
+        |s| s.totals.records == (SHRUNK_NEW_END - SHRUNK_END) as u64,
     )
     .await;
     let summary = handle.stop().await.unwrap();
@@ -279,19 +183,8 @@ async fn a_high_watermark_below_the_position_resets_like_out_of_range() {
         p.totals.lost_offsets, 0,
         "50 to 10 skips nothing: {summary}"
     );
-    let want: Vec<Rec> = (0..SHRUNK_NEW_END - SHRUNK_END)
-        .map(|i| Rec::kv(0, &format!("k{i}"), &format!("v{i}"), TS))
-        .collect();
-    assert_same(
-        TOPIC,
-        &want,
-        &consume(
-            &target.bootstrap(),
-            TOPIC,
-            want.len(),
-            Duration::from_secs(30),
-        ),
-    );
+    let want = numbered(0, SHRUNK_NEW_END - SHRUNK_END, 1);
+    assert_holds(&target.bootstrap(), TOPIC, &want, Duration::from_secs(30));
 }
 
 /// Backfill: partition 1's ListOffsets fails its first 15 times, partition
@@ -300,10 +193,10 @@ async fn a_high_watermark_below_the_position_resets_like_out_of_range() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_retries_positioning_and_gives_up_a_partition_it_cannot_position() {
     const END: i64 = 3;
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let target = tansu();
     let refusals = Arc::new(AtomicUsize::new(0));
     let refused = Arc::clone(&refusals);
-    let source = fake_source_refusing(
+    let source = fake_source::start_refusing(
         vec![(TOPIC.into(), 3)],
         |_, _| END,
         move |_, p| match p {
@@ -316,41 +209,21 @@ async fn a_backfill_retries_positioning_and_gives_up_a_partition_it_cannot_posit
             _ => None,
         },
         |_, r| {
-            let mut resp = shrunk_fetch_response(r);
-            for t in &mut resp.responses {
-                for p in &mut t.partitions {
-                    let at = r.topics[0]
-                        .partitions
-                        .iter()
-                        .find(|q| q.partition == p.partition_index)
-                        .map_or(-1, |q| q.fetch_offset);
-                    p.high_watermark = END;
-                    p.last_stable_offset = END;
-                    p.records = Some(if at == 0 {
-                        Records::from(batch_at(0, END))
-                    } else {
-                        Records::new()
-                    });
-                }
-            }
-            Action::Respond(ResponseBody::Fetch(resp))
+            fake_source::respond(r, |_, _, offset| {
+                PartitionFetch::log(0, END, new_records(offset, 0, END))
+            })
         },
     )
     .await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
-        .topics([TOPIC])
-        .group_id("mirror-unpositioned")
-        .mode(Mode::UntilCaughtUp)
-        .sync_configs(false)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("a partition that cannot be positioned does not stop the start: {e}")
-        });
+    let handle = start_or(
+        mirror(&source.bootstrap(), &target.bootstrap())
+            .topics([TOPIC])
+            .group_id("mirror-unpositioned")
+            .mode(Mode::UntilCaughtUp)
+            .sync_configs(false),
+        || "a partition that cannot be positioned does not stop the start".into(),
+    )
+    .await;
     let control = handle.control();
     let st = control.status();
     assert_eq!(
@@ -359,10 +232,7 @@ async fn a_backfill_retries_positioning_and_gives_up_a_partition_it_cannot_posit
         "{st:#?}"
     );
     assert_eq!(st.partitions[2].position, None, "{st:#?}");
-    let summary = tokio::time::timeout(Duration::from_secs(90), handle.wait())
-        .await
-        .unwrap_or_else(|_| panic!("the backfill never ended: {:#?}", control.status()))
-        .unwrap();
+    let summary = finish(handle, Duration::from_secs(90)).await;
     assert!(
         refusals.load(Ordering::SeqCst) > 3,
         "partition 1 was retried"
@@ -394,16 +264,7 @@ async fn a_backfill_retries_positioning_and_gives_up_a_partition_it_cannot_posit
     assert_eq!(summary.failed().count(), 1, "{summary}");
     let want: Vec<Rec> = [0, 1]
         .into_iter()
-        .flat_map(|p| (0..END).map(move |i| Rec::kv(p, &format!("k{i}"), &format!("v{i}"), TS)))
+        .flat_map(|p| (0..END).map(move |i| Rec::numbered(p, i)))
         .collect();
-    assert_same(
-        TOPIC,
-        &want,
-        &consume(
-            &target.bootstrap(),
-            TOPIC,
-            want.len(),
-            Duration::from_secs(30),
-        ),
-    );
+    assert_holds(&target.bootstrap(), TOPIC, &want, Duration::from_secs(30));
 }

@@ -11,21 +11,13 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bytes::Bytes;
 use integration_tests::mirror_support::{
-    assert_same, cluster_config, consume, produce, producer, wait_for, Rec,
+    assert_holds, assert_same, cluster_config, consume, finish, finish_or, mirror, numbered,
+    produce, producer, start, start_or, tansu, wait_for_status, Rec, TS,
 };
-use integration_tests::{requests, TansuBroker};
+use integration_tests::requests;
 use kafka_proto::record::{Entries, Entry};
-use replicator_core::{
-    Cluster, Mirror, MirrorError, Mode, PartitionState, RenamePolicy, StartFrom,
-};
-
-fn tansu() -> TansuBroker {
-    TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
-}
-
-const TS: i64 = 1_700_000_000_000;
+use replicator_core::{Cluster, MirrorError, Mode, PartitionState, RenamePolicy};
 
 fn varied(partitions: i32, n: usize) -> Vec<Rec> {
     (0..n)
@@ -130,31 +122,20 @@ async fn tansu_to_tansu_everything_in_one_run() {
         .map(|i| Rec::kv(0, &format!("c{i}"), "committed", TS + i))
         .collect();
     produce(&plain, "txn", &committed).await;
-    let mirror = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&target.bootstrap()))
-        .topics(["orders", "txn", "big"])
-        .include(r"app\..*")
-        .exclude(r".*\.skip")
-        .rename(RenamePolicy::prefix("src"))
-        .group_id("mirror-e2e")
-        .mode(Mode::UntilCaughtUp)
-        .commit_interval(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let handle = mirror
-        .start()
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n--- source log ---\n{}", source.log()));
-    let control = handle.control();
-    let summary = match tokio::time::timeout(Duration::from_secs(90), handle.wait()).await {
-        Ok(s) => s.unwrap(),
-        Err(_) => panic!(
-            "backfill did not finish: {:#?}\n--- source log ---\n{}",
-            control.status(),
-            source.log()
-        ),
-    };
+    let source_log = || format!("--- source log ---\n{}", source.log());
+    let handle = start_or(
+        mirror(&sb, &target.bootstrap())
+            .topics(["orders", "txn", "big"])
+            .include(r"app\..*")
+            .exclude(r".*\.skip")
+            .rename(RenamePolicy::prefix("src"))
+            .group_id("mirror-e2e")
+            .mode(Mode::UntilCaughtUp)
+            .commit_interval(Duration::from_millis(200)),
+        source_log,
+    )
+    .await;
+    let summary = finish_or(handle, Duration::from_secs(90), source_log).await;
     assert_eq!(summary.failed().count(), 0, "{summary}");
     assert!(summary.drained, "{summary}");
     let topics: BTreeSet<_> = summary
@@ -230,20 +211,15 @@ async fn tansu_to_tansu_everything_in_one_run() {
         })
         .collect::<Vec<_>>();
     produce(&plain, "orders", &more).await;
-    let again = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["orders"])
-        .rename(RenamePolicy::prefix("src"))
-        .group_id("mirror-e2e")
-        .mode(Mode::UntilCaughtUp)
-        .build()
-        .unwrap();
-    let summary2 = tokio::time::timeout(Duration::from_secs(60), async {
-        again.start().await.unwrap().wait().await.unwrap()
-    })
-    .await
-    .expect("second run finishes");
+    let again = start(
+        mirror(&sb, &tb)
+            .topics(["orders"])
+            .rename(RenamePolicy::prefix("src"))
+            .group_id("mirror-e2e")
+            .mode(Mode::UntilCaughtUp),
+    )
+    .await;
+    let summary2 = finish(again, Duration::from_secs(60)).await;
     assert_eq!(summary2.totals.records, more.len() as u64, "{summary2}");
     let all: Vec<Rec> = orders.iter().chain(&more).cloned().collect();
     let mut all_sorted = all.clone();
@@ -253,8 +229,6 @@ async fn tansu_to_tansu_everything_in_one_run() {
         &all,
         &consume(&tb, "src.orders", all.len(), t),
     );
-    let _ = Bytes::new();
-    let _ = StartFrom::Earliest;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -264,59 +238,40 @@ async fn stop_mid_stream_and_restart_leaves_no_gap() {
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("stream", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
-    let first: Vec<Rec> = (0..400)
-        .map(|i| Rec::kv(i % 2, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
-        .collect();
+    let first = numbered(0, 400, 2);
     produce(&p, "stream", &first).await;
-    let build = || {
-        Mirror::builder()
-            .source(cluster_config(&sb))
-            .target(cluster_config(&tb))
+    let handle = start(
+        mirror(&sb, &tb)
             .topics(["stream"])
             .group_id("mirror-restart")
             .max_bytes_in_flight(64 << 10, 4 << 10)
-            .commit_interval(Duration::from_millis(100))
-            .build()
-            .unwrap()
-    };
-    let handle = build().start().await.unwrap();
+            .commit_interval(Duration::from_millis(100)),
+    )
+    .await;
     let control = handle.control();
-    wait_for("some progress", Duration::from_secs(60), || {
-        control.status().totals.records > 0
+    wait_for_status(&control, "some progress", Duration::from_secs(60), |s| {
+        s.totals.records > 0
     })
     .await;
     let s1 = handle.stop().await.unwrap();
     assert!(s1.drained, "{s1}");
-    let second: Vec<Rec> = (400..600)
-        .map(|i| Rec::kv(i % 2, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
-        .collect();
+    let second = numbered(400, 600, 2);
     produce(&p, "stream", &second).await;
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .topics(["stream"])
-        .group_id("mirror-restart")
-        .mode(Mode::UntilCaughtUp)
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
-    let s2 = tokio::time::timeout(Duration::from_secs(60), handle.wait())
-        .await
-        .expect("finishes")
-        .unwrap();
+    let handle = start(
+        mirror(&sb, &tb)
+            .topics(["stream"])
+            .group_id("mirror-restart")
+            .mode(Mode::UntilCaughtUp),
+    )
+    .await;
+    let s2 = finish(handle, Duration::from_secs(60)).await;
     assert_eq!(
         s1.totals.records + s2.totals.records,
         600,
         "a graceful stop commits exactly what was acknowledged: no gap, no duplicate\n{s1}\n{s2}"
     );
     let all: Vec<Rec> = first.iter().chain(&second).cloned().collect();
-    assert_same(
-        "stream",
-        &all,
-        &consume(&tb, "stream", all.len(), Duration::from_secs(60)),
-    );
+    assert_holds(&tb, "stream", &all, Duration::from_secs(60));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,9 +279,7 @@ async fn missing_target_topic_with_creation_disabled_is_a_clear_error() {
     let source = tansu();
     let target = tansu();
     source.create_topic("payments", 2).unwrap();
-    let err = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
+    let err = mirror(&source.bootstrap(), &target.bootstrap())
         .topics(["payments"])
         .rename(RenamePolicy::prefix("east"))
         .create_topics(false)
@@ -348,9 +301,7 @@ async fn missing_target_topic_with_creation_disabled_is_a_clear_error() {
 
     // A loop is refused before anything is created.
     source.create_topic("west.orders", 1).unwrap();
-    let err = Mirror::builder()
-        .source(cluster_config(&source.bootstrap()))
-        .target(cluster_config(&target.bootstrap()))
+    let err = mirror(&source.bootstrap(), &target.bootstrap())
         .topics(["west.orders"])
         .rename(RenamePolicy::prefix("east"))
         .target_alias("west")
@@ -370,31 +321,25 @@ async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it() 
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("app.a", 1).unwrap();
     target.create_topic("app.a", 1).unwrap();
-    let handle = Mirror::builder()
-        .source(cluster_config(&sb))
-        .target(cluster_config(&tb))
-        .include(r"app\..*")
-        .create_topics(false)
-        .group_id("mirror-late-target")
-        .topic_refresh_interval(Duration::from_millis(200))
-        .commit_interval(Duration::from_millis(100))
-        .build()
-        .unwrap()
-        .start()
-        .await
-        .unwrap();
+    let handle = start(
+        mirror(&sb, &tb)
+            .include(r"app\..*")
+            .create_topics(false)
+            .group_id("mirror-late-target")
+            .topic_refresh_interval(Duration::from_millis(200))
+            .commit_interval(Duration::from_millis(100)),
+    )
+    .await;
     let control = handle.control();
     source.create_topic("app.b", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
-    let recs: Vec<Rec> = (0..20)
-        .map(|i| Rec::kv(i % 2, &format!("k{i}"), &format!("v{i}"), TS + i as i64))
-        .collect();
+    let recs = numbered(0, 20, 2);
     produce(&p, "app.b", &recs).await;
-    wait_for(
+    wait_for_status(
+        &control,
         "app.b shown FAILED while its target topic is missing",
         Duration::from_secs(30),
-        || {
-            let s = control.status();
+        |s| {
             (0..2).all(|n| {
                 s.partition("app.b", n).is_some_and(|p| {
                     p.state == PartitionState::Failed
@@ -414,11 +359,11 @@ async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it() 
         PartitionState::Failed
     );
     target.create_topic("app.b", 2).unwrap();
-    wait_for(
+    wait_for_status(
+        &control,
         "app.b mirrored once its target topic exists",
         Duration::from_secs(60),
-        || {
-            let s = control.status();
+        |s| {
             let b: Vec<_> = s
                 .partitions
                 .iter()
@@ -432,9 +377,5 @@ async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it() 
     .await;
     let summary = handle.stop().await.unwrap();
     assert_eq!(summary.failed().count(), 0, "{summary}");
-    assert_same(
-        "app.b",
-        &recs,
-        &consume(&tb, "app.b", recs.len(), Duration::from_secs(60)),
-    );
+    assert_holds(&tb, "app.b", &recs, Duration::from_secs(60));
 }
