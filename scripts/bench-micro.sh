@@ -9,11 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${RUNS:-3}"
 out="$(mktemp -d)"
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for i in $(seq 1 "$runs"); do
     echo "run $i/$runs" >&2
-    cargo bench -q -p benches --bench forward -- --warm-up-time 2 --measurement-time 5 >/dev/null
-    mkdir -p "$out/$i"
-    cp -r target/criterion/. "$out/$i/"
+    # Each run reports into its own directory, so no earlier result (from
+    # another run, or a bench since renamed) is ever read back.
+    CRITERION_HOME="$out/$i" cargo bench -q -p benches --bench forward -- \
+        --warm-up-time 2 --measurement-time 5 >/dev/null
 done
 python3 - "$out" "$runs" <<'PY'
 import json, os, statistics, sys

@@ -2,6 +2,11 @@
 //!
 //! - `kafka-proto`: parse, verify every batch CRC, rewrite headers, build
 //!   Produce requests as chunks, vectored write to a sink;
+//! - `kafka-proto/one-crc-pass`: the same, with each partition's batch CRCs
+//!   checked by one pass over all of them (`record::verify_run`);
+//! - `kafka-proto/via-structs`: the same, through `RewrittenBatch` and the
+//!   generic `ProduceRequest` structs (what the engine does today);
+//! - `kafka-proto/verify-only`: decode, split and CRC-check only;
 //! - `kafka-protocol`: decode every record and re-encode it (what a user of
 //!   a generated codec writes);
 //! - `memcpy`: one copy of the response bytes;
@@ -21,6 +26,18 @@ fn forward(c: &mut Criterion) {
         group.throughput(Throughput::Bytes(input.frame.len() as u64));
         group.bench_function("kafka-proto", |b| {
             b.iter(|| benches::forward::forward(black_box(&input), &mut std::io::sink()).unwrap())
+        });
+        group.bench_function("kafka-proto/one-crc-pass", |b| {
+            b.iter(|| {
+                benches::forward::forward_one_crc_pass(black_box(&input), &mut std::io::sink())
+                    .unwrap()
+            })
+        });
+        group.bench_function("kafka-proto/via-structs", |b| {
+            b.iter(|| {
+                benches::forward::forward_via_structs(black_box(&input), &mut std::io::sink())
+                    .unwrap()
+            })
         });
         group.bench_function("kafka-protocol", |b| {
             b.iter(|| benches::baseline::forward(black_box(&input), &mut std::io::sink()).unwrap())

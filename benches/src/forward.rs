@@ -1,16 +1,22 @@
 //! The forwarding path on `kafka-proto`: decode a Fetch response, verify
 //! each batch's CRC, rewrite its header for the target's idempotent
 //! producer, and write Produce requests as vectored chunks. Record bytes are
-//! read once, by the CRC check, and never copied.
+//! read once, by the CRC check, and never copied. [`forward`] uses the
+//! allocation-light API (headers rewritten into arrays, requests encoded
+//! from borrowed parts); [`forward_via_structs`] does the same job through
+//! the generic message structs, for comparison.
 
 use std::collections::VecDeque;
 use std::io::{IoSlice, Write};
 
 use bytes::Bytes;
-use kafka_proto::frame::{decode_response, encode_request};
+use kafka_proto::frame::{
+    decode_response, encode_produce_request, encode_request, ProduceOptions, ProducePartition,
+    ProduceTopic,
+};
 use kafka_proto::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_proto::messages::{FetchResponse, ProduceRequest};
-use kafka_proto::record::{BatchRewrite, Entries, Entry, RewrittenBatch};
+use kafka_proto::record::{verify_run, BatchRewrite, Entries, Entry, RecordBatch, RewrittenBatch};
 use kafka_proto::{Records, TopicRef};
 
 use crate::input::{FetchInput, FETCH_VERSION, PRODUCE_VERSION, TOPIC};
@@ -20,8 +26,128 @@ use crate::{BenchError, Stats};
 const PRODUCER_ID: i64 = 7;
 const PRODUCER_EPOCH: i16 = 0;
 
-/// Forwards every batch of `input` to `sink` as Produce requests.
+/// Forwards every batch of `input` to `sink` as Produce requests, checking
+/// each batch's CRC on its own.
 pub fn forward(input: &FetchInput, sink: &mut impl Write) -> Result<Stats, BenchError> {
+    forward_checked(input, sink, Check::EachBatch)
+}
+
+/// [`forward`] with each partition's batches checked by one CRC pass over
+/// all of them ([`verify_run`]); see its trade-off.
+pub fn forward_one_crc_pass(
+    input: &FetchInput,
+    sink: &mut impl Write,
+) -> Result<Stats, BenchError> {
+    forward_checked(input, sink, Check::OneRun)
+}
+
+/// A partition's batches to send: each one's rewritten header (inline, no
+/// allocation) and its untouched records.
+type Queue = Vec<([u8; RecordBatch::HEADER_LEN], Bytes)>;
+
+/// How [`forward_checked`] checks batch CRCs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    EachBatch,
+    OneRun,
+}
+
+fn forward_checked(
+    input: &FetchInput,
+    sink: &mut impl Write,
+    check: Check,
+) -> Result<Stats, BenchError> {
+    let (_, response) = decode_response::<FetchResponse>(input.frame.clone(), FETCH_VERSION)?;
+    let mut stats = Stats::default();
+    let mut queues: Vec<(i32, Queue)> = Vec::new();
+    let mut split = Vec::new();
+    for topic in &response.responses {
+        for partition in &topic.partitions {
+            let Some(records) = &partition.records else {
+                continue;
+            };
+            let blob = records.to_bytes();
+            split.clear();
+            for entry in Entries::new(blob.clone()) {
+                let Entry::Batch(batch) = entry? else {
+                    continue;
+                };
+                if !batch.is_control() {
+                    split.push(batch);
+                }
+            }
+            let verified = match check {
+                Check::EachBatch => {
+                    let mut verified = Vec::with_capacity(split.len());
+                    for batch in split.drain(..) {
+                        verified.push(batch.verify()?);
+                    }
+                    verified
+                }
+                Check::OneRun => verify_run(&blob, std::mem::take(&mut split))?,
+            };
+            let mut queue = Vec::with_capacity(verified.len());
+            let mut sequence = 0i32;
+            for batch in verified {
+                let count = batch.records_count();
+                let header = batch.rewritten_header(&BatchRewrite {
+                    producer_id: PRODUCER_ID,
+                    producer_epoch: PRODUCER_EPOCH,
+                    base_sequence: sequence,
+                    ..BatchRewrite::default()
+                });
+                queue.push((header, batch.records_section()));
+                sequence = sequence.wrapping_add(count);
+                stats.batches += 1;
+                stats.records += count as usize;
+            }
+            queues.push((partition.partition_index, queue));
+        }
+    }
+    // Produce v3+ takes exactly one batch per partition per request: round
+    // `r` sends each partition's batch `r`.
+    let topic = TopicRef::Name(TOPIC.into());
+    let options = ProduceOptions {
+        transactional_id: None,
+        acks: -1,
+        timeout_ms: 30_000,
+    };
+    let mut partitions = Vec::with_capacity(queues.len());
+    for round in 0.. {
+        partitions.clear();
+        partitions.extend(queues.iter().filter_map(|(index, queue)| {
+            let (header, tail) = queue.get(round)?;
+            Some(ProducePartition {
+                index: *index,
+                header,
+                tail,
+            })
+        }));
+        if partitions.is_empty() {
+            break;
+        }
+        let frame = encode_produce_request(
+            round as i32 + 1,
+            Some("bench"),
+            PRODUCE_VERSION,
+            &options,
+            &[ProduceTopic {
+                topic: &topic,
+                partitions: &partitions,
+            }],
+        )?;
+        write_all_vectored(sink, frame.chunks())?;
+        stats.requests += 1;
+        stats.bytes_out += frame.len();
+    }
+    Ok(stats)
+}
+
+/// [`forward`] the way the generic codec allows: each batch rewritten into
+/// a [`RewrittenBatch`] (one header allocation each), each request built as
+/// [`ProduceRequest`] structs, encoded with `encode_request` and dropped.
+/// What a caller of the message structs pays.
+pub fn forward_via_structs(input: &FetchInput, sink: &mut impl Write) -> Result<Stats, BenchError> {
     let (_, response) = decode_response::<FetchResponse>(input.frame.clone(), FETCH_VERSION)?;
     let mut stats = Stats::default();
     let mut queues: Vec<(i32, VecDeque<RewrittenBatch>)> = Vec::new();
@@ -54,7 +180,6 @@ pub fn forward(input: &FetchInput, sink: &mut impl Write) -> Result<Stats, Bench
             queues.push((partition.partition_index, queue));
         }
     }
-    // Produce v3+ takes exactly one batch per partition per request.
     let mut correlation_id = 0;
     loop {
         let partition_data: Vec<PartitionProduceData> = queues

@@ -67,6 +67,24 @@ fn both_paths_forward_the_same_records() {
         assert_eq!(base.records, input.records, "{}", input.name);
         assert_eq!(base.requests, stats.requests, "{}", input.name);
 
+        let mut structs = Vec::new();
+        let via = benches::forward::forward_via_structs(&input, &mut structs).unwrap();
+        assert_eq!(via, stats, "{}", input.name);
+        assert_eq!(
+            structs, ours,
+            "{}: both kafka-proto paths write the same bytes",
+            input.name
+        );
+
+        let mut one_pass = Vec::new();
+        let run = benches::forward::forward_one_crc_pass(&input, &mut one_pass).unwrap();
+        assert_eq!(run, stats, "{}", input.name);
+        assert_eq!(
+            one_pass, ours,
+            "{}: one CRC pass forwards the same bytes",
+            input.name
+        );
+
         let ours = produced(ours);
         let theirs = produced(theirs);
         assert_eq!(ours.len(), input.batches, "{}", input.name);

@@ -11,8 +11,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 /// Equality compares content, not chunking.
 #[derive(Clone, Default)]
 pub struct Records {
-    chunks: Vec<Bytes>,
+    chunks: Chunks,
     len: usize,
+}
+
+/// The chunk list, inline while there is one: a decoded `records` field is
+/// one chunk, and this spares an allocation per fetched partition.
+#[derive(Clone, Default)]
+enum Chunks {
+    #[default]
+    None,
+    One(Bytes),
+    Many(Vec<Bytes>),
 }
 
 impl Records {
@@ -23,10 +33,18 @@ impl Records {
 
     /// Appends a chunk.
     pub fn push(&mut self, chunk: Bytes) {
-        if !chunk.is_empty() {
-            self.len += chunk.len();
-            self.chunks.push(chunk);
+        if chunk.is_empty() {
+            return;
         }
+        self.len += chunk.len();
+        self.chunks = match std::mem::take(&mut self.chunks) {
+            Chunks::None => Chunks::One(chunk),
+            Chunks::One(first) => Chunks::Many(vec![first, chunk]),
+            Chunks::Many(mut all) => {
+                all.push(chunk);
+                Chunks::Many(all)
+            }
+        };
     }
 
     /// Total length in bytes.
@@ -41,12 +59,16 @@ impl Records {
 
     /// The chunks in order.
     pub fn chunks(&self) -> &[Bytes] {
-        &self.chunks
+        match &self.chunks {
+            Chunks::None => &[],
+            Chunks::One(one) => std::slice::from_ref(one),
+            Chunks::Many(all) => all,
+        }
     }
 
     /// The content as one buffer: free for a single chunk, a copy otherwise.
     pub fn to_bytes(&self) -> Bytes {
-        match self.chunks.as_slice() {
+        match self.chunks() {
             [] => Bytes::new(),
             [one] => one.clone(),
             many => {
@@ -60,7 +82,7 @@ impl Records {
     }
 
     fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
-        self.chunks.iter().flat_map(|c| c.iter().copied())
+        self.chunks().iter().flat_map(|c| c.iter().copied())
     }
 }
 
@@ -84,7 +106,29 @@ impl std::fmt::Debug for Records {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Records")
             .field("len", &self.len)
-            .field("chunks", &self.chunks.len())
+            .field("chunks", &self.chunks().len())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_stay_in_order_and_empty_ones_are_dropped() {
+        let mut r = Records::new();
+        assert!(r.chunks().is_empty());
+        r.push(Bytes::new());
+        assert!(r.chunks().is_empty() && r.is_empty());
+        r.push(Bytes::from_static(b"ab"));
+        assert_eq!(r.chunks().len(), 1);
+        r.push(Bytes::from_static(b"c"));
+        r.push(Bytes::new());
+        r.push(Bytes::from_static(b"de"));
+        assert_eq!(r.chunks().len(), 3);
+        assert_eq!(r.len(), 5);
+        assert_eq!(r.to_bytes(), Bytes::from_static(b"abcde"));
+        assert_eq!(r, Records::from(Bytes::from_static(b"abcde")));
     }
 }

@@ -8,30 +8,28 @@ use crate::error::EncodeError;
 use crate::records::Records;
 use crate::uuid::Uuid;
 
-/// Byte fields at least this long are passed through as their own chunk
-/// rather than copied; smaller ones are cheaper to copy than to send as an
-/// extra iovec.
-const SHARE_THRESHOLD: usize = 512;
-
-#[derive(Debug)]
-enum Segment {
-    Owned(BytesMut),
-    Shared(Bytes),
-}
-
 /// Writes Kafka primitives.
 ///
 /// The output is a list of chunks whose concatenation is the encoding:
-/// see [`Writer::into_chunks`] and [`Writer::into_bytes`].
+/// see [`Writer::into_chunks`] and [`Writer::into_bytes`]. Small fields go
+/// into one growing buffer; large shared byte fields are remembered with
+/// the position they go at and are sliced in when the chunks are made, so
+/// encoding allocates little whatever the number of record sets.
 #[derive(Debug, Default)]
 pub struct Writer {
-    done: Vec<Segment>,
-    cur: BytesMut,
-    len: usize,
+    cur: Vec<u8>,
+    /// Large chunks to pass through, each with the length of `cur` where it goes.
+    shared: Vec<(usize, Bytes)>,
+    shared_len: usize,
     size_prefix: bool,
 }
 
 impl Writer {
+    /// Byte fields at least this long are passed through as their own chunk
+    /// rather than copied; smaller ones are cheaper to copy than to send as
+    /// an extra iovec.
+    pub const SHARE_THRESHOLD: usize = 512;
+
     /// An empty writer.
     pub fn new() -> Self {
         Self::default()
@@ -40,87 +38,86 @@ impl Writer {
     /// A writer whose output starts with a 4-byte size prefix, filled in by
     /// [`Writer::into_chunks`] with the length of everything after it.
     pub fn with_size_prefix() -> Self {
+        // Enough for the headers and small fields of most requests, so
+        // encoding does not grow the buffer piecemeal.
+        Self::with_size_prefix_and_capacity(256)
+    }
+
+    /// Like [`Writer::with_size_prefix`], reserving `capacity` bytes for
+    /// the small fields (shared chunks take no room there).
+    pub fn with_size_prefix_and_capacity(capacity: usize) -> Self {
         let mut w = Self {
             size_prefix: true,
-            // Enough for the headers and small fields of most requests, so
-            // encoding does not grow the buffer piecemeal.
-            cur: BytesMut::with_capacity(256),
+            cur: Vec::with_capacity(capacity.max(4)),
             ..Self::default()
         };
-        w.cur.put_i32(0);
-        w.len = 4;
+        w.cur.extend_from_slice(&[0; 4]);
         w
+    }
+
+    /// Makes room for `n` more shared chunks, when the caller knows how many.
+    pub fn reserve_shared(&mut self, n: usize) {
+        self.shared.reserve(n);
     }
 
     /// Total bytes written so far, including any size prefix.
     pub fn len(&self) -> usize {
-        self.len
+        self.cur.len() + self.shared_len
     }
 
     /// Whether nothing has been written.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Appends raw bytes by copying.
     pub fn put_slice(&mut self, b: &[u8]) {
-        self.cur.put_slice(b);
-        self.len += b.len();
+        self.cur.extend_from_slice(b);
     }
 
     /// Appends shared bytes: large ones become their own chunk, untouched.
     pub fn put_shared(&mut self, b: &Bytes) {
-        if b.len() < SHARE_THRESHOLD {
+        if b.len() < Self::SHARE_THRESHOLD {
             self.put_slice(b);
             return;
         }
-        if !self.cur.is_empty() {
-            self.done.push(Segment::Owned(self.cur.split()));
-        }
-        self.len += b.len();
-        self.done.push(Segment::Shared(b.clone()));
+        self.shared_len += b.len();
+        self.shared.push((self.cur.len(), b.clone()));
     }
 
     /// Writes an `int8`.
     pub fn i8(&mut self, v: i8) {
-        self.cur.put_i8(v);
-        self.len += 1;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes an `int16`.
     pub fn i16(&mut self, v: i16) {
-        self.cur.put_i16(v);
-        self.len += 2;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes an `int32`.
     pub fn i32(&mut self, v: i32) {
-        self.cur.put_i32(v);
-        self.len += 4;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes an `int64`.
     pub fn i64(&mut self, v: i64) {
-        self.cur.put_i64(v);
-        self.len += 8;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes a `uint16`.
     pub fn u16(&mut self, v: u16) {
-        self.cur.put_u16(v);
-        self.len += 2;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes a `uint32`.
     pub fn u32(&mut self, v: u32) {
-        self.cur.put_u32(v);
-        self.len += 4;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes a `float64`.
     pub fn f64(&mut self, v: f64) {
-        self.cur.put_f64(v);
-        self.len += 8;
+        self.cur.extend_from_slice(&v.to_be_bytes());
     }
 
     /// Writes a `bool`.
@@ -136,19 +133,16 @@ impl Writer {
     /// Writes an `UNSIGNED_VARINT`.
     pub fn unsigned_varint(&mut self, v: u32) {
         varint::put_unsigned_varint(&mut self.cur, v);
-        self.len += varint::unsigned_varint_len(v);
     }
 
     /// Writes a zigzag `VARINT`.
     pub fn varint(&mut self, v: i32) {
         varint::put_varint(&mut self.cur, v);
-        self.len += varint::varint_len(v);
     }
 
     /// Writes a zigzag `VARLONG`.
     pub fn varlong(&mut self, v: i64) {
         varint::put_varlong(&mut self.cur, v);
-        self.len += varint::varlong_len(v);
     }
 
     /// Writes a length or count prefix; `None` is null.
@@ -298,27 +292,36 @@ impl Writer {
 
     /// The output as chunks, with the size prefix filled in if there is one.
     pub fn into_chunks(mut self) -> Vec<Bytes> {
-        if !self.cur.is_empty() {
-            self.done.push(Segment::Owned(self.cur.split()));
-        }
         if self.size_prefix {
-            let size = (self.len - 4) as i32;
-            if let Some(Segment::Owned(first)) = self.done.first_mut() {
-                first[..4].copy_from_slice(&size.to_be_bytes());
-            }
+            let size = (self.len() - 4) as i32;
+            self.cur[..4].copy_from_slice(&size.to_be_bytes());
         }
-        self.done
-            .into_iter()
-            .map(|s| match s {
-                Segment::Owned(b) => b.freeze(),
-                Segment::Shared(b) => b,
-            })
-            .collect()
+        let owned = Bytes::from(self.cur);
+        if self.shared.is_empty() {
+            return if owned.is_empty() {
+                Vec::new()
+            } else {
+                vec![owned]
+            };
+        }
+        let mut chunks = Vec::with_capacity(2 * self.shared.len() + 1);
+        let mut done = 0;
+        for (at, chunk) in self.shared {
+            if at > done {
+                chunks.push(owned.slice(done..at));
+                done = at;
+            }
+            chunks.push(chunk);
+        }
+        if done < owned.len() {
+            chunks.push(owned.slice(done..));
+        }
+        chunks
     }
 
     /// The output as one contiguous buffer; copies only when there are several chunks.
     pub fn into_bytes(self) -> Bytes {
-        let len = self.len;
+        let len = self.len();
         let mut chunks = self.into_chunks();
         match chunks.len() {
             0 => Bytes::new(),

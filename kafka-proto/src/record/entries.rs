@@ -6,7 +6,6 @@ use bytes::Bytes;
 
 use super::batch::{check_batch_length, RecordBatch, LOG_OVERHEAD, MAGIC_OFFSET};
 use super::legacy::{check_size, LegacyEntry};
-use crate::codec::Reader;
 use crate::error::{DecodeError, DecodeErrorKind};
 
 /// Bytes needed to see an entry's length and magic byte.
@@ -102,10 +101,10 @@ impl Entries {
             self.truncated = available;
             return Ok(None);
         }
-        let mut c = Reader::at(&self.blob, start + 8);
-        let size = c.i32("Entry.size")?;
-        let mut c = Reader::at(&self.blob, start + MAGIC_OFFSET);
-        let magic = c.i8("Entry.magic")?;
+        // The prefix is present (checked above): read it in place.
+        let prefix = &self.blob[start..start + PREFIX_LEN];
+        let size = i32::from_be_bytes([prefix[8], prefix[9], prefix[10], prefix[11]]);
+        let magic = prefix[MAGIC_OFFSET] as i8;
         // Reject what can never be valid before waiting for the rest of it.
         match magic {
             2 => check_batch_length(size),

@@ -92,35 +92,87 @@ impl RewrittenBatch {
     }
 }
 
+/// Where the fields a rewrite changes sit in the header.
+const BASE_OFFSET: usize = 0;
+const PARTITION_LEADER_EPOCH: usize = 12;
+const ATTRIBUTES: usize = 21;
+const PRODUCER_ID: usize = 43;
+const PRODUCER_EPOCH: usize = 51;
+const BASE_SEQUENCE: usize = 53;
+
+/// The CRC-covered header bytes a rewrite may change: the low attributes
+/// byte (the transactional bit), producer id, producer epoch, base sequence.
+const CHANGED: [usize; 15] = [
+    // The transactional bit is in the low byte of the big-endian attributes.
+    ATTRIBUTES + 1,
+    43,
+    44,
+    45,
+    46,
+    47,
+    48,
+    49,
+    50,
+    51,
+    52,
+    53,
+    54,
+    55,
+    56,
+];
+
+const _: () = assert!(TRANSACTIONAL_BIT & !0xff == 0);
+const _: () = assert!(PRODUCER_ID == 43 && BASE_SEQUENCE + 4 == 57);
+
+/// Contribution of each byte of [`CHANGED`] to the CRC of the header's
+/// covered bytes `[21, 61)`, 15 KiB computed at compile time.
+const CHANGED_CRCS: [[u32; 256]; 15] = {
+    let mut at = [0; 15];
+    let mut i = 0;
+    while i < 15 {
+        at[i] = CHANGED[i] - CRC_START;
+        i += 1;
+    }
+    super::crc::single_byte_crcs(at, BatchHeader::LEN - CRC_START)
+};
+
 impl VerifiedBatch {
     /// Rewrites the header with `new` values and a CRC derived from the old
     /// one; the records section is neither read nor copied.
     pub fn rewrite(&self, new: &BatchRewrite) -> RewrittenBatch {
-        let old = *self.header();
-        let header = BatchHeader {
-            base_offset: new.base_offset,
-            partition_leader_epoch: new.partition_leader_epoch,
-            producer_id: new.producer_id,
-            producer_epoch: new.producer_epoch,
-            base_sequence: new.base_sequence,
-            attributes: BatchHeader::with_flag(
-                old.attributes,
-                TRANSACTIONAL_BIT,
-                new.transactional,
-            ),
-            ..old
-        };
-        let tail_len = self.len() - BatchHeader::LEN;
-        let old_sum = crc32c::crc32c(&self.as_bytes()[CRC_START..BatchHeader::LEN]);
-        let mut bytes = header.to_bytes();
-        let new_sum = crc32c::crc32c(&bytes[CRC_START..]);
-        // A valid batch is shorter than 2^31 bytes: its length is an int32.
-        let crc = old.crc ^ super::crc::shift_difference(old_sum ^ new_sum, tail_len as u32);
-        bytes[CRC_START - 4..CRC_START].copy_from_slice(&crc.to_be_bytes());
         RewrittenBatch {
-            header: Bytes::copy_from_slice(&bytes),
+            header: Bytes::copy_from_slice(&self.rewritten_header(new)),
             tail: self.records_section(),
         }
+    }
+
+    /// The header [`VerifiedBatch::rewrite`] makes, as an array: no
+    /// allocation, for callers that copy it into a request buffer.
+    pub fn rewritten_header(&self, new: &BatchRewrite) -> [u8; BatchHeader::LEN] {
+        let mut out = [0u8; BatchHeader::LEN];
+        out.copy_from_slice(&self.as_bytes()[..BatchHeader::LEN]);
+        let old = out;
+        let attributes =
+            BatchHeader::with_flag(self.attributes(), TRANSACTIONAL_BIT, new.transactional);
+        out[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&new.base_offset.to_be_bytes());
+        out[PARTITION_LEADER_EPOCH..PARTITION_LEADER_EPOCH + 4]
+            .copy_from_slice(&new.partition_leader_epoch.to_be_bytes());
+        out[ATTRIBUTES..ATTRIBUTES + 2].copy_from_slice(&attributes.to_be_bytes());
+        out[PRODUCER_ID..PRODUCER_ID + 8].copy_from_slice(&new.producer_id.to_be_bytes());
+        out[PRODUCER_EPOCH..PRODUCER_EPOCH + 2].copy_from_slice(&new.producer_epoch.to_be_bytes());
+        out[BASE_SEQUENCE..BASE_SEQUENCE + 4].copy_from_slice(&new.base_sequence.to_be_bytes());
+        // CRC-32C is affine, so crc(old) ^ crc(new) is the CRC of old ^ new
+        // with a zero initial value and no final xor, and old ^ new is zero
+        // but for the bytes a rewrite may change: one table entry each.
+        let mut header_diff = 0;
+        for (i, &at) in CHANGED.iter().enumerate() {
+            header_diff ^= CHANGED_CRCS[i][usize::from(old[at] ^ out[at])];
+        }
+        // A valid batch is shorter than 2^31 bytes: its length is an int32.
+        let tail_len = (self.len() - BatchHeader::LEN) as u32;
+        let crc = self.crc() ^ super::crc::shift_difference(header_diff, tail_len);
+        out[CRC_START - 4..CRC_START].copy_from_slice(&crc.to_be_bytes());
+        out
     }
 }
 
@@ -180,6 +232,56 @@ mod tests {
             .unwrap()
             .verify_crc()
             .unwrap();
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn array_header_matches_the_struct_rewrite(
+            producer_id in proptest::prelude::any::<i64>(),
+            producer_epoch in proptest::prelude::any::<i16>(),
+            base_sequence in proptest::prelude::any::<i32>(),
+            base_offset in proptest::prelude::any::<i64>(),
+            partition_leader_epoch in proptest::prelude::any::<i32>(),
+            transactional in proptest::prelude::any::<bool>(),
+            records in 0usize..40,
+        ) {
+            let mut b = RecordBatchBuilder::new(77, 1_700_000_000_000);
+            b.producer(3, 1, 5).transactional(!transactional);
+            for i in 0..records {
+                b.push(&Record {
+                    offset_delta: i as i32,
+                    value: Some(Bytes::from(vec![i as u8; 1 + 37 * i])),
+                    ..Record::default()
+                })
+                .unwrap();
+            }
+            let batch = RecordBatch::new(b.build().unwrap()).unwrap().verify().unwrap();
+            let new = BatchRewrite {
+                base_offset,
+                partition_leader_epoch,
+                producer_id,
+                producer_epoch,
+                base_sequence,
+                transactional,
+            };
+            let header = batch.rewritten_header(&new);
+            // The same header field by field, and a CRC recomputed over every byte.
+            let expected = BatchHeader {
+                base_offset,
+                partition_leader_epoch,
+                producer_id,
+                producer_epoch,
+                base_sequence,
+                attributes: BatchHeader::with_flag(batch.attributes(), TRANSACTIONAL_BIT, transactional),
+                ..*batch.header()
+            };
+            let mut whole = expected.to_bytes().to_vec();
+            whole.extend_from_slice(&batch.records_section());
+            let crc = crc32c::crc32c(&whole[CRC_START..]);
+            let expected = BatchHeader { crc, ..expected };
+            proptest::prop_assert_eq!(&header[..], &expected.to_bytes()[..]);
+            proptest::prop_assert_eq!(&batch.rewrite(&new).header[..], &header[..]);
+        }
     }
 
     #[test]
