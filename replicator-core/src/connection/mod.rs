@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_proto::frame::{encode_request, EncodedFrame};
-use kafka_proto::{ApiKey, Request};
+use kafka_proto::{ApiKey, EncodeError, Request, Response};
 use tokio::sync::{mpsc, oneshot, watch, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::address::{BrokerAddress, BrokerLabel};
@@ -290,7 +290,42 @@ impl Connection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response, Error> {
-        let api = R::API_KEY;
+        self.exchange(R::API_KEY, version, timeout, |id, client_id| {
+            encode_request(id, client_id, version, request)
+        })
+        .await
+    }
+
+    /// Sends a request the caller encodes, at `version` of `R`'s API, and
+    /// waits for the response like [`send_version`](Connection::send_version).
+    ///
+    /// `encode` gets the correlation id and client id the frame must carry
+    /// and returns the whole frame (for example from
+    /// [`encode_produce_request`](kafka_proto::frame::encode_produce_request)).
+    /// It runs once the request holds its place on the connection, so
+    /// requests leave in the order their futures first reach that point.
+    /// On timeout the connection is closed.
+    pub async fn send_encoded<R, F>(&self, version: i16, encode: F) -> Result<R, Error>
+    where
+        R: Response,
+        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
+    {
+        self.exchange(R::API_KEY, version, self.shared.request_timeout, encode)
+            .await
+    }
+
+    /// Enqueues one request and decodes its response, within `timeout`.
+    async fn exchange<R, F>(
+        &self,
+        api: ApiKey,
+        version: i16,
+        timeout: Duration,
+        encode: F,
+    ) -> Result<R, Error>
+    where
+        R: Response,
+        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
+    {
         self.check_version(api, version)?;
         let deadline = tokio::time::Instant::now() + timeout;
         let timed_out = || {
@@ -307,7 +342,7 @@ impl Connection {
             .await
             .map_err(|_| timed_out())??;
         let (tx, rx) = oneshot::channel();
-        self.enqueue(request, version, Some(tx)).await?;
+        self.enqueue(api, version, encode, Some(tx)).await?;
         let frame = match tokio::time::timeout_at(deadline, rx).await {
             Ok(Ok(result)) => result?,
             Ok(Err(_)) => {
@@ -319,7 +354,7 @@ impl Connection {
             Err(_) => return Err(timed_out()),
         };
         drop(permit);
-        kafka_proto::frame::decode_response::<R::Response>(frame.clone(), version)
+        kafka_proto::frame::decode_response::<R>(frame, version)
             .map(|(_, body)| body)
             .map_err(|e| Error::Protocol {
                 broker: self.shared.broker.clone(),
@@ -335,7 +370,13 @@ impl Connection {
         version: i16,
     ) -> Result<(), Error> {
         self.check_version(R::API_KEY, version)?;
-        self.enqueue(request, version, None).await
+        self.enqueue(
+            R::API_KEY,
+            version,
+            |id, client_id| encode_request(id, client_id, version, request),
+            None,
+        )
+        .await
     }
 
     fn check_version(&self, api: ApiKey, version: i16) -> Result<(), Error> {
@@ -373,26 +414,26 @@ impl Connection {
             })
     }
 
-    async fn enqueue<R: Request>(
+    async fn enqueue<F>(
         &self,
-        request: &R,
+        api: ApiKey,
         version: i16,
+        encode: F,
         waiter: Option<Waiter>,
-    ) -> Result<(), Error> {
-        let api = R::API_KEY;
+    ) -> Result<(), Error>
+    where
+        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
+    {
         let id = self
             .shared
             .lock()
             .next_correlation_id()
             .map_err(|r| self.shared.disconnected(r))?;
-        let frame =
-            encode_request(id, Some(&self.client_id), version, request).map_err(|source| {
-                Error::Encode {
-                    api,
-                    version,
-                    source,
-                }
-            })?;
+        let frame = encode(id, Some(&self.client_id)).map_err(|source| Error::Encode {
+            api,
+            version,
+            source,
+        })?;
         self.queue
             .send(Outgoing {
                 id,

@@ -5,7 +5,8 @@
 
 use std::collections::VecDeque;
 
-use kafka_proto::record::{BatchRewrite, RewrittenBatch, VerifiedBatch};
+use bytes::Bytes;
+use kafka_proto::record::{BatchHeader, BatchRewrite, VerifiedBatch};
 use kafka_proto::ErrorCode;
 
 /// The target producer id and epoch from InitProducerId.
@@ -128,8 +129,22 @@ pub struct ToSend {
     pub sequence: i32,
     /// Its first source offset.
     pub base_offset: i64,
-    /// Header and untouched records.
-    pub batch: RewrittenBatch,
+    /// The rewritten header, CRC included; an array, so no allocation.
+    pub header: [u8; BatchHeader::LEN],
+    /// The records after it, shared with the fetched batch.
+    pub tail: Bytes,
+}
+
+impl ToSend {
+    /// Size of the batch in bytes.
+    pub fn len(&self) -> usize {
+        self.header.len() + self.tail.len()
+    }
+
+    /// Whether the batch is empty; never true for a rewritten batch.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One partition's produce queue and in-flight window.
@@ -236,13 +251,14 @@ impl SequenceWindow {
         let forward = self.pending.pop_front()?;
         let sequence = self.next_sequence;
         self.next_sequence = sequence.wrapping_add(forward.records.max(1));
-        let batch = forward.batch.rewrite(&BatchRewrite {
+        let header = forward.batch.rewritten_header(&BatchRewrite {
             producer_id: producer.id,
             producer_epoch: producer.epoch,
             base_sequence: sequence,
             transactional: false,
             ..BatchRewrite::default()
         });
+        let tail = forward.batch.records_section();
         let base_offset = forward.base_offset;
         self.sent.push_back(Sent {
             forward,
@@ -252,7 +268,8 @@ impl SequenceWindow {
         Some(ToSend {
             sequence,
             base_offset,
-            batch,
+            header,
+            tail,
         })
     }
 
@@ -380,7 +397,9 @@ mod tests {
             sent.iter().map(|s| s.sequence).collect::<Vec<_>>(),
             [0, 3, 6, 9, 12]
         );
-        let b = RecordBatch::new(sent[1].batch.to_bytes()).unwrap();
+        let whole = [&sent[1].header[..], &sent[1].tail[..]].concat();
+        assert_eq!(whole.len(), sent[1].len());
+        let b = RecordBatch::new(Bytes::from(whole)).unwrap();
         b.verify_crc().unwrap();
         assert_eq!((b.producer_id(), b.base_sequence()), (10, 3));
         // Acks out of order are applied in order.
