@@ -4,6 +4,10 @@
 //! measure them side by side; the tests here check that both paths produce
 //! the same records, so the comparison is fair.
 //!
+//! The end-to-end bench (`src/bin/e2e.rs`, run by `scripts/bench-e2e.sh`)
+//! uses [`bench_broker`], a Kafka-protocol server serving a pre-generated
+//! log, and the measuring parts in [`e2e`].
+//!
 //! ```
 //! let input = benches::input::FetchInput::uncompressed_1k();
 //! let mut out = std::io::sink();
@@ -14,6 +18,8 @@
 #![forbid(unsafe_code)]
 
 pub mod baseline;
+pub mod bench_broker;
+pub mod e2e;
 pub mod forward;
 pub mod input;
 
