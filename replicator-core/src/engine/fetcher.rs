@@ -30,7 +30,7 @@
 //!
 //! [`Budget`]: super::budget::Budget
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,7 @@ use tracing::Instrument;
 
 use super::committer::{in_log, list_offset, reset_target, EARLIEST, LATEST};
 use super::partition::{sift, Sifted};
+use super::suspects::{Suspects, Verdict, BREAK_ATTEMPTS};
 use super::{Engine, Key, Shared};
 use crate::address::BrokerLabel;
 use crate::cluster::{needs_metadata_refresh, PartitionOutcome};
@@ -52,10 +53,6 @@ use crate::mirror::{PartitionError, PartitionState};
 /// Fetch requests in flight per source leader, besides one probe. Kafka
 /// answers a connection's requests one at a time, so more only queue.
 pub(crate) const MAX_FETCHES: usize = 3;
-
-/// Probes in a row that break the connection, the partition alone in the
-/// request, before the partition is FAILED.
-pub(crate) const BREAK_ATTEMPTS: u32 = 3;
 
 /// Topics whose Fetch uses topic IDs.
 const FETCH_TOPIC_ID_VERSION: i16 = 13;
@@ -236,7 +233,7 @@ impl Stream {
                 &mut self.rotate,
             );
             if let Some(sent) = sent {
-                self.suspects.take(i, &sent.plan);
+                self.suspects.take(i, sent.plan.iter().map(|p| &p.key));
                 self.probe_out = true;
                 let conn = self.probe.take();
                 self.spawn(sent, Some(conn));
@@ -430,77 +427,6 @@ impl Stream {
                 }
             }
         }
-    }
-}
-
-/// Partitions suspected of breaking the connection, in sets probed front
-/// first (sans-io).
-#[derive(Debug, Default)]
-struct Suspects {
-    sets: VecDeque<Vec<Key>>,
-    /// Every partition in a set or in a probe.
-    keys: BTreeSet<Key>,
-    /// Probes in a row that broke the connection, the partition alone.
-    breaks: HashMap<Key, u32>,
-}
-
-/// What a broken request means for its partitions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Verdict {
-    /// Suspects: fetched apart, in halves.
-    Suspect,
-    /// Alone on the probe connection, it broke it this many times in a row.
-    Again(u32),
-    /// ... [`BREAK_ATTEMPTS`] times: it fails.
-    Fail(u32),
-}
-
-impl Suspects {
-    /// `keys` were in a request under which the connection broke; `probe`
-    /// when it was a probe (alone on its connection, so it was the cause).
-    fn broke(&mut self, mut keys: Vec<Key>, probe: bool) -> Verdict {
-        if probe && keys.len() == 1 {
-            let n = self.breaks.entry(keys[0].clone()).or_default();
-            *n += 1;
-            let n = *n;
-            if n >= BREAK_ATTEMPTS {
-                self.forget(&keys[0]);
-                return Verdict::Fail(n);
-            }
-            self.sets.push_back(keys);
-            return Verdict::Again(n);
-        }
-        self.keys.extend(keys.iter().cloned());
-        if keys.len() > 1 {
-            let second = keys.split_off(keys.len() / 2);
-            self.sets.push_front(second);
-            self.sets.push_front(keys);
-        } else {
-            self.sets.push_back(keys);
-        }
-        Verdict::Suspect
-    }
-
-    /// Takes the partitions of a probe out of set `i`; the rest stay.
-    fn take(&mut self, i: usize, sent: &[Planned]) {
-        if let Some(set) = self.sets.get_mut(i) {
-            set.retain(|k| !sent.iter().any(|p| p.key == *k));
-            if set.is_empty() {
-                self.sets.remove(i);
-            }
-        }
-    }
-
-    /// A fetch of `key` worked; returns whether it was a suspect.
-    fn cleared(&mut self, key: &Key) -> bool {
-        self.breaks.remove(key);
-        self.keys.remove(key)
-    }
-
-    /// `key` left the stream (the caller drops it from its set).
-    fn forget(&mut self, key: &Key) {
-        self.breaks.remove(key);
-        self.keys.remove(key);
     }
 }
 
@@ -859,87 +785,6 @@ async fn reset(engine: &Engine, key: &Key, from: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(p: i32) -> Key {
-        ("t".to_owned(), p)
-    }
-
-    fn keys(ps: &[i32]) -> Vec<Key> {
-        ps.iter().map(|&p| key(p)).collect()
-    }
-
-    fn planned(ps: &[i32]) -> Vec<Planned> {
-        ps.iter()
-            .map(|&p| Planned {
-                key: key(p),
-                topic_id: Uuid::ZERO,
-                leader_epoch: 0,
-                offset: 0,
-                max_bytes: 1,
-            })
-            .collect()
-    }
-
-    fn sets(s: &Suspects) -> Vec<Vec<i32>> {
-        s.sets
-            .iter()
-            .map(|set| set.iter().map(|k| k.1).collect())
-            .collect()
-    }
-
-    #[test]
-    fn halves_a_broken_set_until_the_culprit_is_alone_and_fails_it() {
-        let mut s = Suspects::default();
-        assert_eq!(s.broke(keys(&[0, 1, 2, 3]), false), Verdict::Suspect);
-        assert_eq!(sets(&s), [vec![0, 1], vec![2, 3]]);
-        assert_eq!(s.keys.len(), 4);
-        // [0, 1] probed fine: back in the stream.
-        s.take(0, &planned(&[0, 1]));
-        assert!(s.cleared(&key(0)) && s.cleared(&key(1)));
-        // [2, 3] breaks the probe connection: halved.
-        s.take(0, &planned(&[2, 3]));
-        assert_eq!(s.broke(keys(&[2, 3]), true), Verdict::Suspect);
-        assert_eq!(sets(&s), [vec![2], vec![3]]);
-        s.take(0, &planned(&[2]));
-        assert_eq!(s.broke(keys(&[2]), true), Verdict::Again(1));
-        assert_eq!(sets(&s), [vec![3], vec![2]], "retried after the others");
-        s.take(0, &planned(&[3]));
-        assert!(s.cleared(&key(3)));
-        s.take(0, &planned(&[2]));
-        assert_eq!(s.broke(keys(&[2]), true), Verdict::Again(2));
-        s.take(0, &planned(&[2]));
-        assert_eq!(s.broke(keys(&[2]), true), Verdict::Fail(BREAK_ATTEMPTS));
-        assert!(s.sets.is_empty() && s.keys.is_empty() && s.breaks.is_empty());
-    }
-
-    #[test]
-    fn only_a_probe_alone_counts_and_a_success_resets_the_count() {
-        let mut s = Suspects::default();
-        // Alone on the shared connection: another request may have broken it.
-        assert_eq!(s.broke(keys(&[5]), false), Verdict::Suspect);
-        assert!(s.breaks.is_empty());
-        s.take(0, &planned(&[5]));
-        assert_eq!(s.broke(keys(&[5]), true), Verdict::Again(1));
-        s.take(0, &planned(&[5]));
-        assert!(s.cleared(&key(5)), "a probe that works clears it");
-        assert_eq!(s.broke(keys(&[5]), false), Verdict::Suspect);
-        s.take(0, &planned(&[5]));
-        assert_eq!(
-            s.broke(keys(&[5]), true),
-            Verdict::Again(1),
-            "counted afresh"
-        );
-        assert!(!s.cleared(&key(9)), "never a suspect");
-    }
-
-    #[test]
-    fn a_probe_of_part_of_a_set_leaves_the_rest() {
-        let mut s = Suspects::default();
-        s.broke(keys(&[0, 1, 2, 3, 4]), false);
-        assert_eq!(sets(&s), [vec![0, 1], vec![2, 3, 4]]);
-        s.take(1, &planned(&[3]));
-        assert_eq!(sets(&s), [vec![0, 1], vec![2, 4]]);
-    }
 
     #[test]
     fn only_a_broken_connection_makes_suspects() {

@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod partition;
 pub mod producer;
 pub(crate) mod sender;
+mod suspects;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
