@@ -57,8 +57,14 @@ fn batch(base_offset: i64, records: usize, value_len: usize) -> Bytes {
 /// Re-encodes an uncompressed batch's records with zstd, as a producer with
 /// `compression.type=zstd` would have written it.
 fn zstd_batch(plain: Bytes) -> Bytes {
-    let view = RecordBatch::new(plain).expect("built batch is valid");
-    let compressed = zstd::bulk::compress(&view.records_section(), 3).expect("zstd");
+    try_zstd_batch(&plain).expect("built batch is valid and compresses")
+}
+
+/// [`zstd_batch`], or None when `plain` is not a valid batch or does not
+/// compress (the bench broker's log falls back to the plain batch).
+pub(crate) fn try_zstd_batch(plain: &Bytes) -> Option<Bytes> {
+    let view = RecordBatch::new(plain.clone()).ok()?;
+    let compressed = zstd::bulk::compress(&view.records_section(), 3).ok()?;
     let mut header = *view.header();
     header.attributes = (header.attributes & !0x07) | 4;
     header.batch_length = (49 + compressed.len()) as i32;
@@ -66,7 +72,7 @@ fn zstd_batch(plain: Bytes) -> Bytes {
     out.extend_from_slice(&compressed);
     let crc = crc32c::crc32c(&out[21..]);
     out[17..21].copy_from_slice(&crc.to_be_bytes());
-    out.into()
+    Some(out.into())
 }
 
 impl FetchInput {

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use kafka_proto::record::{RecordBatch, RecordBatchBuilder};
+use kafka_proto::record::RecordBatchBuilder;
 
 /// How a log is generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,20 +288,8 @@ fn template(first: usize, records: usize, value_len: usize, zstd: bool) -> (Byte
     if !zstd {
         return (plain, plain_len);
     }
-    let Ok(view) = RecordBatch::new(plain.clone()) else {
-        return (plain, plain_len);
-    };
-    let Ok(compressed) = zstd::bulk::compress(&view.records_section(), 3) else {
-        return (plain, plain_len);
-    };
-    let mut header = *view.header();
-    header.attributes = (header.attributes & !0x07) | 4;
-    header.batch_length = (49 + compressed.len()) as i32;
-    let mut out = header.to_bytes().to_vec();
-    out.extend_from_slice(&compressed);
-    let crc = crc32c::crc32c(&out[21..]);
-    out[17..21].copy_from_slice(&crc.to_be_bytes());
-    (out.into(), plain_len)
+    let batch = crate::input::try_zstd_batch(&plain).unwrap_or(plain);
+    (batch, plain_len)
 }
 
 #[cfg(test)]

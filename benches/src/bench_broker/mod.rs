@@ -447,6 +447,16 @@ impl Shared {
         }
     }
 
+    /// The log's topic a request names, by name or by ID.
+    fn topic_name<'a>(&'a self, topic: &'a TopicRef) -> Option<&'a str> {
+        match topic {
+            TopicRef::Name(n) => Some(n.as_str()),
+            TopicRef::Id(id) => (0..self.topics.len())
+                .find(|&i| topic_id(i) == *id)
+                .map(|i| self.topics[i].name.as_str()),
+        }
+    }
+
     fn fetch_once(&self, req: &FetchRequest) -> (FetchResponse, usize) {
         let mut remaining = usize::try_from(req.max_bytes).unwrap_or(0);
         let mut total = 0;
@@ -454,12 +464,7 @@ impl Shared {
             .topics
             .iter()
             .map(|t| {
-                let name = match &t.topic {
-                    TopicRef::Name(n) => Some(n.as_str()),
-                    TopicRef::Id(id) => (0..self.topics.len())
-                        .find(|&i| topic_id(i) == *id)
-                        .map(|i| self.topics[i].name.as_str()),
-                };
+                let name = self.topic_name(&t.topic);
                 let partitions = t
                     .partitions
                     .iter()
@@ -524,12 +529,7 @@ impl Shared {
             .topic_data
             .into_iter()
             .map(|t| {
-                let name = match &t.topic {
-                    TopicRef::Name(n) => Some(n.clone()),
-                    TopicRef::Id(id) => (0..self.topics.len())
-                        .find(|&i| topic_id(i) == *id)
-                        .map(|i| self.topics[i].name.clone()),
-                };
+                let name = self.topic_name(&t.topic).map(str::to_owned);
                 let partition_responses = t
                     .partition_data
                     .into_iter()
