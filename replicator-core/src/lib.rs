@@ -105,6 +105,7 @@ mod error;
 pub mod fuzz;
 pub mod mirror;
 pub mod mm2;
+mod model;
 mod sasl;
 mod secret;
 mod tls;
@@ -125,9 +126,10 @@ pub use config::{
 };
 pub use connection::{Connection, Connector, ManagedConnection};
 pub use error::{BootstrapAttempt, Error, Result};
-pub use mirror::{
-    Mirror, MirrorBuilder, MirrorControl, MirrorError, MirrorHandle, Mode, PartitionError,
-    PartitionState, PartitionStatus, StartFrom, Status, Summary, Totals,
+pub use mirror::{Mirror, MirrorBuilder, MirrorControl, MirrorHandle};
+pub use model::{
+    MirrorConfig, MirrorError, Mode, PartitionError, PartitionState, PartitionStatus, StartFrom,
+    Status, Summary, Totals,
 };
 pub use secret::Password;
 pub use topics::{RenamePolicy, TopicSelection};

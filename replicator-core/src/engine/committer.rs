@@ -20,7 +20,7 @@ use super::{Engine, Key};
 use crate::cluster::Cluster;
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::mirror::{MirrorError, Mode, StartFrom};
+use crate::model::{MirrorError, Mode, StartFrom};
 
 /// ListOffsets timestamps.
 pub(crate) const LATEST: i64 = -1;

@@ -48,7 +48,7 @@ use crate::address::BrokerLabel;
 use crate::cluster::{needs_metadata_refresh, PartitionOutcome};
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::mirror::{PartitionError, PartitionState};
+use crate::model::{PartitionError, PartitionState};
 
 /// Fetch requests in flight per source leader, besides one probe. Kafka
 /// answers a connection's requests one at a time, so more only queue.

@@ -12,7 +12,7 @@ use metrics::{Counter, Gauge, Label, Unit};
 
 use super::partition::Partition;
 use super::Key;
-use crate::mirror::Totals;
+use crate::model::Totals;
 
 /// Records acknowledged by the target.
 pub const RECORDS: &str = "replicator_mirror_records_total";

@@ -21,7 +21,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
-use crate::mirror::{MirrorConfig, MirrorError, Mode, PartitionState, Status, Summary, Totals};
+use crate::model::{MirrorConfig, MirrorError, Mode, PartitionState, Status, Summary, Totals};
 use crate::topics::target::{ensure_topic, TargetPolicy};
 use budget::Budget;
 use partition::Partition;

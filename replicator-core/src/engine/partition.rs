@@ -10,7 +10,7 @@ use kafka_proto::record::{Entries, Entry};
 
 use super::aborted::{AbortedFilter, Verdict};
 use super::producer::{Forward, SequenceWindow};
-use crate::mirror::{PartitionError, PartitionState, PartitionStatus, Totals};
+use crate::model::{PartitionError, PartitionState, PartitionStatus, Totals};
 
 /// Why sifting stopped before the end of the blob.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,7 +20,7 @@ use super::producer::{Outcome, ProducerId, Recovery, ToSend};
 use super::{Engine, Key, Shared};
 use crate::cluster::{Cluster, PartitionOutcome};
 use crate::error::Error;
-use crate::mirror::{PartitionError, PartitionState};
+use crate::model::{PartitionError, PartitionState};
 
 /// Produce v13+ names topics by ID.
 const PRODUCE_TOPIC_ID_VERSION: i16 = 13;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 
-use super::{MirrorError, Status, Summary};
 use crate::engine::Engine;
+use crate::model::{MirrorError, Status, Summary};
 
 /// Controls a running mirror from anywhere: status, pause, resume, stop.
 /// Cheap to clone.

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::mirror::MirrorError;
+use crate::model::MirrorError;
 
 /// How a source topic is named on the target.
 #[derive(Clone, Default)]

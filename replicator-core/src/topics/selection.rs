@@ -7,7 +7,7 @@ use std::fmt;
 use regex::Regex;
 
 use super::naming::came_from;
-use crate::mirror::MirrorError;
+use crate::model::MirrorError;
 
 /// A topic selection. A topic is selected when it is named, or matches an
 /// include entry, and matches no exclude entry. Internal topics (names

@@ -9,7 +9,7 @@ use kafka_proto::{ApiKey, ErrorCode};
 
 use crate::cluster::Cluster;
 use crate::error::Error;
-use crate::mirror::MirrorError;
+use crate::model::MirrorError;
 
 /// Topic configs copied from a source topic to a target topic it creates,
 /// when set on the source topic (not broker defaults).
