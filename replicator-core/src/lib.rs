@@ -131,6 +131,6 @@ pub use model::{
     MirrorConfig, MirrorError, Mode, PartitionError, PartitionState, PartitionStatus, StartFrom,
     Status, Summary, Totals,
 };
+pub use model::{RenamePolicy, TopicSelection};
 pub use secret::Password;
-pub use topics::{RenamePolicy, TopicSelection};
 pub use versions::{NegotiatedVersions, Unusable};

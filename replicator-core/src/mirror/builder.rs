@@ -6,8 +6,7 @@ use std::time::Duration;
 use super::MirrorHandle;
 use crate::cluster::ClusterConfig;
 use crate::engine::Engine;
-use crate::model::{MirrorConfig, MirrorError, Mode, StartFrom};
-use crate::topics::{RenamePolicy, TopicSelection};
+use crate::model::{MirrorConfig, MirrorError, Mode, RenamePolicy, StartFrom, TopicSelection};
 
 /// Builds a [`Mirror`]. Every setting but the clusters, the topics and the
 /// group has a default.

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
+use super::{RenamePolicy, TopicSelection};
 use crate::cluster::ClusterConfig;
-use crate::topics::{RenamePolicy, TopicSelection};
 
 /// Where a partition starts when the group has no committed offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,7 +48,7 @@ pub struct MirrorConfig {
     pub mode: Mode,
     /// Create missing target topics and add missing partitions.
     pub create_topics: bool,
-    /// Copy the synced configs ([`crate::topics::SYNCED_CONFIGS`]) to created topics.
+    /// Copy the synced configs ([`crate::SYNCED_CONFIGS`]) to created topics.
     pub sync_configs: bool,
     /// Replication factor of created topics (-1: the target's default).
     pub replication_factor: i16,

@@ -1,12 +1,12 @@
-//! Topics: which are mirrored ([`TopicSelection`]), what they are called on
-//! the target ([`RenamePolicy`]), and target topic creation, growth and
-//! config sync ([`target`]).
+//! Target topics: created when missing with the source's partition count
+//! and synced configs, grown when the source grows, and checked
+//! ([`target`]). Which topics are mirrored and their names on the target
+//! are configuration, in [`crate::model`].
 
-mod naming;
-pub(crate) mod selection;
 pub mod target;
 
-pub(crate) use naming::came_from;
-pub use naming::RenamePolicy;
-pub use selection::TopicSelection;
+// The MirrorMaker 2 reader reaches these through this module.
+pub(crate) use crate::model::came_from;
+pub(crate) use crate::model::selection;
+pub use crate::model::TopicSelection;
 pub use target::SYNCED_CONFIGS;
