@@ -46,6 +46,8 @@ impl Cluster {
         if changed {
             tracing::debug!(topic, partition, leader, epoch, "leader hint applied");
             *guard = Arc::new(m);
+            drop(guard);
+            self.inner.metadata_changed();
         }
         changed
     }
@@ -73,6 +75,8 @@ impl Cluster {
             }
         }
         *guard = Arc::new(m);
+        drop(guard);
+        self.inner.metadata_changed();
     }
 
     /// Sends a request for one partition to its leader. `build` makes the

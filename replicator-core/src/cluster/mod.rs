@@ -85,6 +85,21 @@ struct Inner {
     /// Serialises refreshes; holds how many have completed.
     refreshing: tokio::sync::Mutex<u64>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// Bumped whenever the metadata snapshot is replaced.
+    changes: tokio::sync::watch::Sender<u64>,
+}
+
+impl Inner {
+    /// Replaces the metadata snapshot and tells whoever watches.
+    fn publish_metadata(&self, metadata: Arc<ClusterMetadata>) {
+        *self.metadata.write().unwrap_or_else(|e| e.into_inner()) = metadata;
+        self.metadata_changed();
+    }
+
+    /// Tells whoever watches that the snapshot was replaced.
+    fn metadata_changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 /// A connected view of one Kafka cluster. Cheap to clone.
@@ -135,6 +150,7 @@ impl Cluster {
             refresh_wanted,
             refreshing: tokio::sync::Mutex::new(0),
             shutdown,
+            changes: tokio::sync::watch::channel(0).0,
         });
         let cluster = Cluster { inner };
         cluster.refresh_metadata().await?;
@@ -154,6 +170,12 @@ impl Cluster {
                 .read()
                 .unwrap_or_else(|e| e.into_inner()),
         )
+    }
+
+    /// Changes whenever the metadata snapshot is replaced (a refresh, or a
+    /// leader hint applied).
+    pub(crate) fn metadata_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.changes.subscribe()
     }
 
     /// The connection pool.

@@ -29,11 +29,7 @@ impl Cluster {
             return Ok(self.metadata());
         }
         let fresh = self.fetch_metadata().await?;
-        *self
-            .inner
-            .metadata
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = Arc::clone(&fresh);
+        self.inner.publish_metadata(Arc::clone(&fresh));
         let live = fresh.brokers.keys().copied().collect::<BTreeSet<i32>>();
         self.inner.pool.retain(|id| live.contains(&id));
         *done += 1;

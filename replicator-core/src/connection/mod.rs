@@ -18,6 +18,7 @@ mod managed;
 mod state;
 mod stream;
 
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -302,15 +303,31 @@ impl Connection {
     /// `encode` gets the correlation id and client id the frame must carry
     /// and returns the whole frame (for example from
     /// [`encode_produce_request`](kafka_proto::frame::encode_produce_request)).
-    /// It runs once the request holds its place on the connection, so
-    /// requests leave in the order their futures first reach that point.
     /// On timeout the connection is closed.
     pub async fn send_encoded<R, F>(&self, version: i16, encode: F) -> Result<R, Error>
     where
         R: Response,
         F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
     {
-        self.exchange(R::API_KEY, version, self.shared.request_timeout, encode)
+        self.queue_encoded(version, encode).await?.response().await
+    }
+
+    /// Queues a request the caller encodes, like
+    /// [`send_encoded`](Connection::send_encoded), and returns as soon as it
+    /// holds its place on the connection: requests leave in the order
+    /// their `queue_encoded` calls complete, so a caller that awaits each
+    /// before queueing the next sends them in that order. Await
+    /// [`PendingResponse::response`] for the answer.
+    pub async fn queue_encoded<R, F>(
+        &self,
+        version: i16,
+        encode: F,
+    ) -> Result<PendingResponse<R>, Error>
+    where
+        R: Response,
+        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
+    {
+        self.queue(R::API_KEY, version, self.shared.request_timeout, encode)
             .await
     }
 
@@ -326,41 +343,54 @@ impl Connection {
         R: Response,
         F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
     {
+        self.queue(api, version, timeout, encode)
+            .await?
+            .response()
+            .await
+    }
+
+    /// Takes a place in flight and in the send queue, within `timeout`.
+    async fn queue<R, F>(
+        &self,
+        api: ApiKey,
+        version: i16,
+        timeout: Duration,
+        encode: F,
+    ) -> Result<PendingResponse<R>, Error>
+    where
+        R: Response,
+        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
+    {
         self.check_version(api, version)?;
         let deadline = tokio::time::Instant::now() + timeout;
-        let timed_out = || {
-            self.shared.close(format!(
-                "a {api} request got no response within {timeout:?}"
-            ));
-            Error::RequestTimeout {
-                broker: self.shared.broker.clone(),
-                api,
-                timeout,
-            }
-        };
         let permit = tokio::time::timeout_at(deadline, self.permit())
             .await
-            .map_err(|_| timed_out())??;
+            .map_err(|_| self.timed_out(api, timeout))??;
         let (tx, rx) = oneshot::channel();
         self.enqueue(api, version, encode, Some(tx)).await?;
-        let frame = match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(result)) => result?,
-            Ok(Err(_)) => {
-                return Err(self.shared.disconnected(
-                    self.closed_reason()
-                        .unwrap_or_else(|| "the connection stopped".into()),
-                ))
-            }
-            Err(_) => return Err(timed_out()),
-        };
-        drop(permit);
-        kafka_proto::frame::decode_response::<R>(frame, version)
-            .map(|(_, body)| body)
-            .map_err(|e| Error::Protocol {
-                broker: self.shared.broker.clone(),
-                api: Some(api),
-                reason: e.to_string(),
-            })
+        Ok(PendingResponse {
+            conn: self.clone(),
+            api,
+            version,
+            timeout,
+            deadline,
+            rx,
+            _permit: permit,
+            _response: PhantomData,
+        })
+    }
+
+    /// Closes the connection after `api` got no response within `timeout`:
+    /// its state is unknown.
+    fn timed_out(&self, api: ApiKey, timeout: Duration) -> Error {
+        self.shared.close(format!(
+            "a {api} request got no response within {timeout:?}"
+        ));
+        Error::RequestTimeout {
+            broker: self.shared.broker.clone(),
+            api,
+            timeout,
+        }
     }
 
     /// Sends a request that gets no response (Produce with `acks=0`).
@@ -448,6 +478,55 @@ impl Connection {
                     self.closed_reason()
                         .unwrap_or_else(|| "the connection is closed".into()),
                 )
+            })
+    }
+}
+
+/// A request queued on a [`Connection`] by
+/// [`queue_encoded`](Connection::queue_encoded): it holds its place in
+/// flight until its response arrives.
+pub struct PendingResponse<R> {
+    conn: Connection,
+    api: ApiKey,
+    version: i16,
+    timeout: Duration,
+    deadline: tokio::time::Instant,
+    rx: oneshot::Receiver<Result<Bytes, Error>>,
+    _permit: OwnedSemaphorePermit,
+    _response: PhantomData<fn() -> R>,
+}
+
+impl<R> std::fmt::Debug for PendingResponse<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingResponse")
+            .field("broker", &self.conn.shared.broker)
+            .field("api", &self.api)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Response> PendingResponse<R> {
+    /// Waits for the response (until the request's timeout, which closes
+    /// the connection) and decodes it.
+    pub async fn response(self) -> Result<R, Error> {
+        let conn = &self.conn;
+        let frame = match tokio::time::timeout_at(self.deadline, self.rx).await {
+            Ok(Ok(result)) => result?,
+            Ok(Err(_)) => {
+                return Err(conn.shared.disconnected(
+                    conn.closed_reason()
+                        .unwrap_or_else(|| "the connection stopped".into()),
+                ))
+            }
+            Err(_) => return Err(conn.timed_out(self.api, self.timeout)),
+        };
+        kafka_proto::frame::decode_response::<R>(frame, self.version)
+            .map(|(_, body)| body)
+            .map_err(|e| Error::Protocol {
+                broker: conn.shared.broker.clone(),
+                api: Some(self.api),
+                reason: e.to_string(),
             })
     }
 }

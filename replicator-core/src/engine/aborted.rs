@@ -13,7 +13,7 @@ use kafka_proto::DecodeError;
 
 /// What to do with one fetched batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub enum TxnVerdict {
     /// Forward it.
     Forward,
     /// A control batch (transaction marker or other): never forwarded.
@@ -54,7 +54,7 @@ impl AbortedFilter {
     /// The verdict for the next batch. Call in offset order.
     ///
     /// Fails only when a control batch's record cannot be decoded.
-    pub fn verdict(&mut self, batch: &RecordBatch) -> Result<Verdict, DecodeError> {
+    pub fn verdict(&mut self, batch: &RecordBatch) -> Result<TxnVerdict, DecodeError> {
         // Open every aborted transaction that starts at or before this batch's end.
         while let Some(&(first, pid)) = self.upcoming.front() {
             if first > batch.last_offset() {
@@ -71,12 +71,12 @@ impl AbortedFilter {
                     }
                 }
             }
-            return Ok(Verdict::Control);
+            return Ok(TxnVerdict::Control);
         }
         if batch.is_transactional() && self.open.contains(&batch.producer_id()) {
-            return Ok(Verdict::Aborted);
+            return Ok(TxnVerdict::Aborted);
         }
-        Ok(Verdict::Forward)
+        Ok(TxnVerdict::Forward)
     }
 }
 
@@ -128,8 +128,8 @@ mod tests {
         ];
         let list = [aborted(2, 3), aborted(2, 100)];
         let mut f = AbortedFilter::new(Some(&list));
-        let v: Vec<Verdict> = batches.iter().map(|b| f.verdict(b).unwrap()).collect();
-        use Verdict::*;
+        let v: Vec<TxnVerdict> = batches.iter().map(|b| f.verdict(b).unwrap()).collect();
+        use TxnVerdict::*;
         assert_eq!(
             v,
             [Forward, Control, Aborted, Forward, Control, Control, Forward, Forward]
@@ -139,10 +139,13 @@ mod tests {
     #[test]
     fn no_list_forwards_everything_but_control() {
         let mut f = AbortedFilter::new(None);
-        assert_eq!(f.verdict(&data(0, 5, true, 1)).unwrap(), Verdict::Forward);
+        assert_eq!(
+            f.verdict(&data(0, 5, true, 1)).unwrap(),
+            TxnVerdict::Forward
+        );
         assert_eq!(
             f.verdict(&marker(1, 5, ControlRecordType::Abort)).unwrap(),
-            Verdict::Control
+            TxnVerdict::Control
         );
     }
 
@@ -151,7 +154,13 @@ mod tests {
         // The listed first offset falls inside the batch's offset range.
         let list = [aborted(4, 11)];
         let mut f = AbortedFilter::new(Some(&list));
-        assert_eq!(f.verdict(&data(10, 4, true, 3)).unwrap(), Verdict::Aborted);
-        assert_eq!(f.verdict(&data(13, 9, true, 1)).unwrap(), Verdict::Forward);
+        assert_eq!(
+            f.verdict(&data(10, 4, true, 3)).unwrap(),
+            TxnVerdict::Aborted
+        );
+        assert_eq!(
+            f.verdict(&data(13, 9, true, 1)).unwrap(),
+            TxnVerdict::Forward
+        );
     }
 }

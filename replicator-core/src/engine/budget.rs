@@ -35,18 +35,9 @@ impl Budget {
     }
 
     /// Bytes asked for by fetches in flight.
+    #[cfg(test)]
     pub fn reserved(&self) -> usize {
         self.reserved
-    }
-
-    /// The global bound.
-    pub fn global_limit(&self) -> usize {
-        self.global_limit
-    }
-
-    /// The per-partition bound.
-    pub fn partition_limit(&self) -> usize {
-        self.partition_limit
     }
 
     /// Bytes a new fetch may still ask for, all partitions together.

@@ -1,18 +1,31 @@
 //! The names of the metrics a mirror reports through the [`metrics`]
-//! facade (the table is in [`crate::mirror`]'s documentation).
+//! facade (the table is in the [`Mirror`](crate::Mirror) documentation).
 //!
-//! They are published from one place: on every supervisor tick and once at
-//! the end, a publisher turns the partitions' [`Totals`] into counter
-//! increments (the difference since its last publish) and sets the
-//! per-partition gauges.
+//! They are published from one place: at most every
+//! [`PUBLISH_INTERVAL`] while the mirror changes, and once at the end, a
+//! publisher turns the partitions' [`Totals`] into counter increments (the
+//! difference since its last publish) and sets the per-partition gauges.
 
 use std::collections::BTreeMap;
 
 use metrics::{Counter, Gauge, Label, Unit};
 
-use super::partition::Partition;
-use super::Key;
+use super::state::PartitionKey;
 use crate::model::Totals;
+
+/// Least time between two publishes while the mirror runs.
+pub(crate) const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// One partition's figures, as the engine reports them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PartitionFigures<'a> {
+    pub source_topic: &'a str,
+    pub target_topic: &'a str,
+    pub partition: i32,
+    pub totals: &'a Totals,
+    pub lag: i64,
+    pub bytes_in_flight: usize,
+}
 
 /// Records acknowledged by the target.
 pub const RECORDS: &str = "replicator_mirror_records_total";
@@ -49,11 +62,11 @@ struct Handles {
 }
 
 impl Handles {
-    fn register(group: &str, p: &Partition) -> Self {
+    fn register(group: &str, p: &PartitionFigures<'_>) -> Self {
         let labels = [
             Label::new("group", group.to_owned()),
-            Label::new("source_topic", p.source_topic.clone()),
-            Label::new("target_topic", p.target_topic.clone()),
+            Label::new("source_topic", p.source_topic.to_owned()),
+            Label::new("target_topic", p.target_topic.to_owned()),
             Label::new("partition", p.partition.to_string()),
         ];
         Self {
@@ -70,8 +83,8 @@ impl Handles {
         }
     }
 
-    fn publish(&mut self, p: &Partition) {
-        let (now, was) = (&p.totals, &self.published);
+    fn publish(&mut self, p: &PartitionFigures<'_>) {
+        let (now, was) = (p.totals, &self.published);
         let pairs = [
             (&self.records, now.records, was.records),
             (&self.bytes, now.bytes, was.bytes),
@@ -95,9 +108,8 @@ impl Handles {
             }
         }
         self.published = *now;
-        let status = p.status();
-        self.lag.set(status.lag as f64);
-        self.bytes_in_flight.set(status.bytes_in_flight as f64);
+        self.lag.set(p.lag as f64);
+        self.bytes_in_flight.set(p.bytes_in_flight as f64);
     }
 }
 
@@ -106,7 +118,7 @@ impl Handles {
 #[derive(Debug)]
 pub(crate) struct Publisher {
     group: String,
-    partitions: BTreeMap<Key, Handles>,
+    partitions: BTreeMap<PartitionKey, Handles>,
 }
 
 impl Publisher {
@@ -150,12 +162,15 @@ impl Publisher {
     }
 
     /// Counter increments since the last call, and current gauges.
-    pub fn publish<'a>(&mut self, partitions: impl IntoIterator<Item = (&'a Key, &'a Partition)>) {
+    pub fn publish<'a>(
+        &mut self,
+        partitions: impl IntoIterator<Item = (&'a PartitionKey, PartitionFigures<'a>)>,
+    ) {
         for (key, p) in partitions {
             self.partitions
                 .entry(key.clone())
-                .or_insert_with(|| Handles::register(&self.group, p))
-                .publish(p);
+                .or_insert_with(|| Handles::register(&self.group, &p))
+                .publish(&p);
         }
     }
 }
@@ -171,9 +186,6 @@ mod tests {
     };
 
     use super::*;
-    use crate::engine::partition::sift;
-    use crate::engine::producer::{Outcome, ProducerId};
-    use kafka_proto::record::RecordBatchBuilder;
 
     /// Counters and gauges by name and sorted labels, as `AtomicU64`s
     /// (gauges hold `f64` bits).
@@ -231,50 +243,45 @@ mod tests {
         }
     }
 
-    fn batch(offset: i64, n: i32) -> bytes::Bytes {
-        let mut b = RecordBatchBuilder::new(offset, 1_000);
-        for i in 0..n {
-            b.append(None, Some(bytes::Bytes::from(format!("v{i}"))))
-                .unwrap();
-        }
-        b.build().unwrap()
-    }
-
     #[test]
     fn counters_move_by_the_difference_and_gauges_follow_the_partition() {
         let local = Local::default();
-        let mut part = Partition::new("orders", "east.orders", 3, 5);
-        part.position = Some(0);
-        let key: super::Key = ("orders".to_owned(), 3);
+        let key: PartitionKey = ("orders".to_owned(), 3);
         let labels = "group=g,partition=3,source_topic=orders,target_topic=east.orders";
         let id = |name: &str| format!("{name}{{{labels}}}");
         let mut publisher = metrics::with_local_recorder(&local, || Publisher::new("g"));
         assert!(local.described.lock().unwrap().contains(&RECORDS.into()));
-
-        let held = part.apply_fetch(sift(batch(0, 3), 0, None), 10).unwrap();
-        metrics::with_local_recorder(&local, || publisher.publish([(&key, &part)]));
+        fn figures(totals: &Totals, lag: i64, held: usize) -> PartitionFigures<'_> {
+            PartitionFigures {
+                source_topic: "orders",
+                target_topic: "east.orders",
+                partition: 3,
+                totals,
+                lag,
+                bytes_in_flight: held,
+            }
+        }
+        let mut totals = Totals::default();
+        metrics::with_local_recorder(&local, || {
+            publisher.publish([(&key, figures(&totals, 10, 300))])
+        });
         assert_eq!(local.counter(&id(RECORDS)), 0);
         assert_eq!(local.gauge(&id(LAG)), 10.0);
-        assert_eq!(local.gauge(&id(BYTES_IN_FLIGHT)), held as f64);
+        assert_eq!(local.gauge(&id(BYTES_IN_FLIGHT)), 300.0);
 
-        let pid = ProducerId {
-            id: 1,
-            epoch: 0,
-            generation: 1,
-        };
-        let sent = part.window.next_to_send(&pid).unwrap();
-        let acked = part.window.on_outcome(sent.sequence, Outcome::Written);
-        part.acknowledged(&acked);
-        part.totals.errors += 2;
-        part.totals.aborted_batches += 1;
-        part.totals.control_batches += 1;
-        part.totals.lost_offsets += 4;
+        totals.records = 3;
+        totals.bytes = 300;
+        totals.batches = 1;
+        totals.errors = 2;
+        totals.aborted_batches = 1;
+        totals.control_batches = 1;
+        totals.lost_offsets = 4;
         // The handles were registered on the first publish: the recorder
         // need not be in scope any more.
-        publisher.publish([(&key, &part)]);
-        publisher.publish([(&key, &part)]); // nothing new: no double count
+        publisher.publish([(&key, figures(&totals, 7, 0))]);
+        publisher.publish([(&key, figures(&totals, 7, 0))]); // nothing new: no double count
         assert_eq!(local.counter(&id(RECORDS)), 3);
-        assert_eq!(local.counter(&id(BYTES)), held as u64);
+        assert_eq!(local.counter(&id(BYTES)), 300);
         assert_eq!(local.counter(&id(BATCHES)), 1);
         assert_eq!(local.counter(&id(ERRORS)), 2);
         assert_eq!(local.counter(&id(ABORTED_BATCHES)), 1);

@@ -1,190 +1,147 @@
-//! One mirrored partition, without IO: fetch position, the produce window,
-//! the committable offset, state and counters; and [`sift`], which turns a
-//! fetched records blob into the batches to forward.
+//! One mirrored partition, without IO: its condition, fetch position, the
+//! produce window, the committable offset, backoff and counters. Its
+//! fields are private: it changes only through these methods, and time
+//! comes in as an argument.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
-use kafka_proto::messages::fetch_response::AbortedTransaction;
-use kafka_proto::record::{Entries, Entry};
-
-use super::aborted::{AbortedFilter, Verdict};
-use super::producer::{Forward, SequenceWindow};
+use super::commit::CommitGate;
+use super::fetch::FetchId;
+use super::producer::ProducerId;
+use super::sorting::{Forward, SortStop, SortedFetch};
+use super::window::{ProduceOutcome, Recovery, SequenceWindow, ToSend};
 use crate::model::{PartitionError, PartitionState, PartitionStatus, Totals};
 
-/// Why sifting stopped before the end of the blob.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SiftStop {
-    /// A magic 0/1 entry at `offset`.
-    Legacy {
-        /// Its offset.
-        offset: i64,
-        /// Its magic.
-        magic: i8,
-    },
-    /// A batch whose CRC does not match.
-    Corrupt {
-        /// Its base offset.
-        offset: i64,
-        /// The mismatch.
-        detail: String,
-    },
-    /// Bytes that do not parse.
-    Malformed {
-        /// What failed.
-        detail: String,
-    },
-}
-
-/// The batches of one partition's fetched data, sorted out.
-#[derive(Debug, Clone, Default)]
-pub struct Sifted {
-    /// Batches to forward, in order, CRC-checked.
-    pub forwards: Vec<Forward>,
-    /// Where the next fetch starts.
-    pub next_position: i64,
-    /// Batches dropped as aborted.
-    pub aborted: u64,
-    /// Control batches dropped.
-    pub control: u64,
-    /// Why sifting stopped early, if it did (`next_position` is then the
-    /// offset of the offending entry).
-    pub stop: Option<SiftStop>,
-}
-
-/// Splits `blob` (fetched from `position`) into batches to forward:
-/// entries wholly before `position` are skipped, control batches and
-/// aborted transactional batches dropped, every other batch's CRC checked.
-/// Records are neither parsed nor copied (except a control batch's one
-/// record).
-pub fn sift(blob: Bytes, position: i64, aborted: Option<&[AbortedTransaction]>) -> Sifted {
-    let mut out = Sifted {
-        next_position: position,
-        ..Sifted::default()
-    };
-    let mut filter = AbortedFilter::new(aborted);
-    for entry in Entries::new(blob) {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                out.stop = Some(SiftStop::Malformed {
-                    detail: e.to_string(),
-                });
-                break;
-            }
-        };
-        if entry.next_offset() <= out.next_position {
-            continue;
-        }
-        let batch = match entry {
-            Entry::Legacy(l) => {
-                out.stop = Some(SiftStop::Legacy {
-                    offset: l.offset(),
-                    magic: l.magic(),
-                });
-                break;
-            }
-            Entry::Batch(b) => b,
-        };
-        match filter.verdict(&batch) {
-            Ok(Verdict::Forward) => {}
-            Ok(Verdict::Control) => {
-                out.control += 1;
-                out.next_position = batch.next_offset();
-                continue;
-            }
-            Ok(Verdict::Aborted) => {
-                out.aborted += 1;
-                out.next_position = batch.next_offset();
-                continue;
-            }
-            Err(e) => {
-                out.stop = Some(SiftStop::Malformed {
-                    detail: e.to_string(),
-                });
-                break;
-            }
-        }
-        let offset = batch.base_offset();
-        match batch.verify() {
-            Ok(v) => {
-                out.next_position = v.next_offset();
-                out.forwards.push(Forward::new(v));
-            }
-            Err(e) => {
-                out.stop = Some(SiftStop::Corrupt {
-                    offset,
-                    detail: e.to_string(),
-                });
-                break;
-            }
-        }
-    }
-    out
-}
-
 /// A corrupt batch is refetched this many times before the partition fails.
-pub const CORRUPT_ATTEMPTS: u32 = 3;
+pub(crate) const CORRUPT_ATTEMPTS: u32 = 3;
 
 /// Fetches in a row that answer no error and no data with a high watermark
 /// below the fetch position before it is treated as out of range. One is
 /// not enough: a new leader's high watermark may briefly lag the old one's.
-pub const PAST_END_FETCHES: u32 = 3;
+pub(crate) const PAST_END_FETCHES: u32 = 3;
+
+/// The reason a paused partition shows.
+const PAUSED: &str = "paused by the user";
+
+/// A partition's condition and, where it has one, the reason: the state
+/// and reason of its status in one value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Fetching and producing.
+    Active,
+    /// Paused by the user; in-flight data still drains.
+    Paused,
+    /// The source side fails; retried after a backoff.
+    SourceUnavailable(String),
+    /// The target side fails; retried after a backoff.
+    TargetUnavailable(String),
+    /// Stopped with this error until resumed.
+    Failed(String),
+    /// Backfill: done.
+    CaughtUp,
+}
+
+impl Condition {
+    fn state(&self) -> PartitionState {
+        match self {
+            Condition::Active => PartitionState::Active,
+            Condition::Paused => PartitionState::Paused,
+            Condition::SourceUnavailable(_) => PartitionState::SourceUnavailable,
+            Condition::TargetUnavailable(_) => PartitionState::TargetUnavailable,
+            Condition::Failed(_) => PartitionState::Failed,
+            Condition::CaughtUp => PartitionState::CaughtUp,
+        }
+    }
+
+    fn reason(&self) -> Option<&str> {
+        match self {
+            Condition::Active | Condition::CaughtUp => None,
+            Condition::Paused => Some(PAUSED),
+            Condition::SourceUnavailable(r)
+            | Condition::TargetUnavailable(r)
+            | Condition::Failed(r) => Some(r),
+        }
+    }
+}
+
+/// Which side a failure is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    Source,
+    Target,
+}
+
+/// The partition's part in fetching: a partition is in at most one Fetch
+/// at a time, so responses apply in offset order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FetchSlot {
+    Idle,
+    /// In this Fetch.
+    InFlight(FetchId),
+    /// The log does not hold the position `from`: waiting for its bounds.
+    Resetting {
+        from: i64,
+        asked: bool,
+    },
+}
+
+/// What applying a fetch asks of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fetched {
+    /// Bytes now held, for the budget.
+    pub held: usize,
+    /// The log no longer reaches the position: reset it.
+    pub reset_from: Option<i64>,
+}
+
+/// What a produce answer asks of the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Answered {
+    /// Bytes released, for the budget.
+    pub released: usize,
+    /// The target lost this producer generation's state.
+    pub lost_generation: Option<u64>,
+}
 
 /// One mirrored partition.
 #[derive(Debug)]
-pub struct Partition {
-    /// Source topic.
-    pub source_topic: String,
-    /// Target topic.
-    pub target_topic: String,
-    /// Partition number on both sides.
-    pub partition: i32,
-    /// State.
-    pub state: PartitionState,
-    /// Why the state is not ACTIVE.
-    pub reason: Option<String>,
-    /// Next source offset to fetch; `None` until initialised.
-    pub position: Option<i64>,
-    /// Fetched batches waiting for, or in, Produce.
-    pub window: SequenceWindow,
-    /// Source high watermark from the last fetch.
-    pub high_watermark: i64,
-    /// Source last stable offset from the last fetch (-1: unknown); a
-    /// read_committed fetch returns nothing at or past it.
-    pub last_stable_offset: i64,
-    /// The source node with a Fetch for this partition outstanding: a
-    /// partition is in at most one Fetch at a time, so responses apply in
-    /// offset order.
-    pub fetching: Option<i32>,
-    /// Last committed offset.
-    pub committed: Option<i64>,
-    /// Backfill: stop once everything before this is committed.
-    pub end_offset: Option<i64>,
-    /// Not before this instant: resend or refetch after an error.
-    pub not_before: Option<Instant>,
-    /// Consecutive failures, for backoff.
-    pub failures: u32,
-    /// The target topic's max.message.bytes, when known.
-    pub target_max_message_bytes: Option<i64>,
-    /// Time of the last fetch.
-    pub last_fetch: Option<SystemTime>,
-    /// Time of the last acknowledged produce.
-    pub last_produce: Option<SystemTime>,
-    /// Counters.
-    pub totals: Totals,
-    /// The target broker its in-flight batches went to: a partition is
-    /// produced to one broker at a time, so a leader move cannot reorder.
-    pub sent_to: Option<i32>,
+pub(crate) struct Partition {
+    source_topic: String,
+    target_topic: String,
+    partition: i32,
+    condition: Condition,
     /// Its target topic could not be set up after start (missing, too few
     /// partitions, a loop): FAILED, not positioned, and set up again at
     /// every topic refresh until that works.
-    pub target_setup_pending: bool,
+    target_setup_pending: bool,
+    target_max_message_bytes: Option<i64>,
+    /// Next source offset to fetch; `None` until positioned.
+    position: Option<i64>,
+    /// Last offset committed to the group.
+    committed: Option<i64>,
+    /// Backfill: stop once everything before this is committed.
+    end_offset: Option<i64>,
+    commit_gate: CommitGate,
+    window: SequenceWindow,
+    high_watermark: i64,
+    /// -1 when unknown; a read_committed fetch returns nothing at or past it.
+    last_stable_offset: i64,
+    fetch: FetchSlot,
+    /// A positioning request for it is out.
+    positioning: bool,
+    /// The target broker its in-flight batches went to: a partition is
+    /// produced to one broker at a time, so a leader move cannot reorder.
+    sent_to: Option<i32>,
+    /// Not before this instant: resend, refetch or reposition after an error.
+    not_before: Option<Instant>,
+    failures: u32,
     /// The first failure of the current run of failed positioning attempts.
-    pub unpositioned_since: Option<Instant>,
+    unpositioned_since: Option<Instant>,
     corrupt_attempts: u32,
-    /// Fetches in a row that found the position past the high watermark.
     past_end_fetches: u32,
+    last_fetch: Option<Instant>,
+    last_produce: Option<Instant>,
+    totals: Totals,
 }
 
 impl Partition {
@@ -199,26 +156,27 @@ impl Partition {
             source_topic: source_topic.to_owned(),
             target_topic: target_topic.to_owned(),
             partition,
-            state: PartitionState::Active,
-            reason: None,
+            condition: Condition::Active,
+            target_setup_pending: false,
+            target_max_message_bytes: None,
             position: None,
+            committed: None,
+            end_offset: None,
+            commit_gate: CommitGate::Open,
             window: SequenceWindow::new(max_in_flight),
             high_watermark: -1,
             last_stable_offset: -1,
-            fetching: None,
-            committed: None,
-            end_offset: None,
+            fetch: FetchSlot::Idle,
+            positioning: false,
+            sent_to: None,
             not_before: None,
             failures: 0,
-            target_max_message_bytes: None,
-            last_fetch: None,
-            last_produce: None,
-            totals: Totals::default(),
-            sent_to: None,
-            target_setup_pending: false,
             unpositioned_since: None,
             corrupt_attempts: 0,
             past_end_fetches: 0,
+            last_fetch: None,
+            last_produce: None,
+            totals: Totals::default(),
         }
     }
 
@@ -231,10 +189,81 @@ impl Partition {
         reason: String,
     ) -> Self {
         let mut p = Self::new(source_topic, target_topic, partition, 1);
-        p.state = PartitionState::Failed;
-        p.reason = Some(reason);
+        p.condition = Condition::Failed(reason);
         p.target_setup_pending = true;
         p
+    }
+
+    pub fn source_topic(&self) -> &str {
+        &self.source_topic
+    }
+
+    pub fn target_topic(&self) -> &str {
+        &self.target_topic
+    }
+
+    pub fn index(&self) -> i32 {
+        self.partition
+    }
+
+    #[cfg(test)]
+    pub fn condition(&self) -> &Condition {
+        &self.condition
+    }
+
+    pub fn is_failed(&self) -> bool {
+        matches!(self.condition, Condition::Failed(_))
+    }
+
+    pub fn target_setup_pending(&self) -> bool {
+        self.target_setup_pending
+    }
+
+    /// A topic refresh found its target topic still missing.
+    pub fn target_setup_failed_again(&mut self, reason: String) {
+        self.totals.errors += 1;
+        self.condition = Condition::Failed(reason);
+    }
+
+    /// Set up its target topic: its limits, and whether it starts paused.
+    pub fn target_ready(&mut self, max_message_bytes: Option<i64>, paused: bool, errors: u64) {
+        self.target_max_message_bytes = max_message_bytes;
+        self.totals.errors = errors;
+        if paused {
+            self.condition = Condition::Paused;
+        }
+    }
+
+    pub fn errors(&self) -> u64 {
+        self.totals.errors
+    }
+
+    pub fn position(&self) -> Option<i64> {
+        self.position
+    }
+
+    pub fn window(&self) -> &SequenceWindow {
+        &self.window
+    }
+
+    pub fn fetch_slot(&self) -> FetchSlot {
+        self.fetch
+    }
+
+    pub fn set_fetch_slot(&mut self, slot: FetchSlot) {
+        self.fetch = slot;
+    }
+
+    pub fn sent_to(&self) -> Option<i32> {
+        self.sent_to
+    }
+
+    pub fn not_before(&self) -> Option<Instant> {
+        self.not_before
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.totals
     }
 
     /// The offset to commit: everything before it is on the target (or was
@@ -243,49 +272,89 @@ impl Partition {
         self.window.first_unacknowledged().or(self.position)
     }
 
+    /// The offset a commit may carry now: the committable offset, held
+    /// back by the commit gate; `None` when it is already committed.
+    pub fn commit_due(&self) -> Option<i64> {
+        let c = self.commit_gate.limit(self.committable()?);
+        (self.committed != Some(c)).then_some(c)
+    }
+
+    /// The group now holds `offset`.
+    pub fn committed_at(&mut self, offset: i64) {
+        self.committed = Some(offset);
+    }
+
+    pub fn set_commit_gate(&mut self, gate: CommitGate) {
+        self.commit_gate = gate;
+    }
+
+    /// Records lag: committable to the last high watermark seen.
+    pub fn lag(&self) -> i64 {
+        match self.committable() {
+            Some(c) if self.high_watermark >= 0 => (self.high_watermark - c).max(0),
+            _ => 0,
+        }
+    }
+
     /// Whether the partition is to be fetched at all: positioned, before
-    /// its end, and in a state that fetches.
+    /// its end, and in a condition that fetches.
     pub fn fetchable(&self) -> bool {
-        let state_ok = matches!(
-            self.state,
-            PartitionState::Active
-                | PartitionState::SourceUnavailable
-                | PartitionState::TargetUnavailable
+        let condition_ok = matches!(
+            self.condition,
+            Condition::Active | Condition::SourceUnavailable(_) | Condition::TargetUnavailable(_)
         );
         let before_end = match (self.end_offset, self.position) {
             (Some(end), Some(pos)) => pos < end,
             (None, Some(_)) => true,
             (_, None) => false,
         };
-        state_ok && before_end
+        condition_ok && before_end
     }
 
     /// Whether a fetch for this partition may be sent now: fetchable, in no
     /// other fetch, and past its backoff.
     pub fn wants_fetch(&self, now: Instant) -> bool {
-        self.fetchable() && self.fetching.is_none() && self.not_before.is_none_or(|t| t <= now)
+        self.fetchable()
+            && self.fetch == FetchSlot::Idle
+            && self.not_before.is_none_or(|t| t <= now)
     }
 
     /// Whether its start offset is still to be read (a positioning attempt
     /// failed, or none was made) and an attempt may be made now.
     pub fn needs_position(&self, now: Instant) -> bool {
         self.position.is_none()
+            && !self.positioning
             && !self.target_setup_pending
-            && self.state != PartitionState::Failed
+            && !self.is_failed()
             && self.not_before.is_none_or(|t| t <= now)
     }
 
+    pub fn set_positioning(&mut self, on: bool) {
+        self.positioning = on;
+    }
+
     /// Sets where fetching starts, the group's committed offset, and the
-    /// backfill end; clears any positioning failure.
-    pub fn positioned(&mut self, start: i64, committed: Option<i64>, end: Option<i64>) {
+    /// backfill end; clears any positioning failure. `lost`: the committed
+    /// offset was outside the log, and these offsets were skipped.
+    pub fn positioned(
+        &mut self,
+        start: i64,
+        committed: Option<i64>,
+        end: Option<i64>,
+        lost: Option<u64>,
+    ) {
+        self.positioning = false;
         self.position = Some(start);
         self.committed = committed;
         self.end_offset = end;
         self.unpositioned_since = None;
+        if let Some(lost) = lost {
+            self.totals.lost_offsets += lost;
+            self.totals.errors += 1;
+        }
         self.succeeded();
-        if self.state == PartitionState::SourceUnavailable {
-            self.state = PartitionState::Active;
-            self.reason = None;
+        if matches!(self.condition, Condition::SourceUnavailable(_)) {
+            self.condition = Condition::Active;
         }
     }
 
@@ -298,8 +367,9 @@ impl Partition {
         broker: &str,
         detail: &str,
         now: Instant,
-        bound: Option<std::time::Duration>,
+        bound: Option<Duration>,
     ) -> Option<PartitionError> {
+        self.positioning = false;
         let since = *self.unpositioned_since.get_or_insert(now);
         let waited = now.saturating_duration_since(since);
         if bound.is_some_and(|b| waited >= b) {
@@ -314,11 +384,25 @@ impl Partition {
             });
         }
         self.unavailable(
-            PartitionState::SourceUnavailable,
+            Unavailable::Source,
             format!("cannot read the offset to start from on {broker}: {detail}; retrying"),
             now,
         );
         None
+    }
+
+    /// Moves the position per a reset from `from` to `to`, counting the
+    /// offsets skipped; false when the position moved meanwhile.
+    pub fn reset(&mut self, from: i64, to: i64, lost: u64) -> bool {
+        if self.position != Some(from) {
+            return false;
+        }
+        self.totals.lost_offsets += lost;
+        self.totals.errors += 1;
+        // Batches already fetched (before `from`) are still produced.
+        self.position = Some(to);
+        self.past_end_fetches = 0;
+        true
     }
 
     /// Whether the last [`PAST_END_FETCHES`] fetches answered a high
@@ -346,7 +430,14 @@ impl Partition {
 
     /// Whether its batches may be produced now.
     pub fn may_produce(&self, now: Instant) -> bool {
-        !matches!(self.state, PartitionState::Failed) && self.not_before.is_none_or(|t| t <= now)
+        !self.is_failed() && self.not_before.is_none_or(|t| t <= now)
+    }
+
+    /// The next batch to produce with `producer`, routed to `node`.
+    pub fn next_to_send(&mut self, producer: &ProducerId, node: i32) -> Option<ToSend> {
+        let batch = self.window.next_to_send(producer)?;
+        self.sent_to = Some(node);
+        Some(batch)
     }
 
     /// Backfill: whether everything up to the end offset is acknowledged.
@@ -357,30 +448,41 @@ impl Partition {
         }
     }
 
-    /// Applies sifted fetch data taken at `position`; returns the bytes
-    /// now held, for the budget, or the error that fails the partition.
+    /// Backfill: done, once everything before the end is committed.
+    pub fn caught_up(&mut self) {
+        if self.reached_end() && !self.is_failed() {
+            self.condition = Condition::CaughtUp;
+        }
+    }
+
+    /// Applies a fetch's sorted data, fetched at the position; `Err` is the
+    /// error that fails the partition (the caller fails it).
     pub fn apply_fetch(
         &mut self,
-        sifted: Sifted,
+        sorted: SortedFetch,
         high_watermark: i64,
-    ) -> Result<usize, PartitionError> {
-        self.last_fetch = Some(SystemTime::now());
+        last_stable_offset: i64,
+        now: Instant,
+    ) -> Result<Fetched, PartitionError> {
+        self.succeeded();
+        self.last_fetch = Some(now);
         self.high_watermark = high_watermark;
-        self.totals.aborted_batches += sifted.aborted;
-        self.totals.control_batches += sifted.control;
+        self.last_stable_offset = last_stable_offset;
+        self.totals.aborted_batches += sorted.aborted;
+        self.totals.control_batches += sorted.control;
         let fetch_offset = self.position.unwrap_or_default();
-        let mut next_position = sifted.next_position;
-        let past_end = sifted.forwards.is_empty()
+        let mut next_position = sorted.next_position;
+        let past_end = sorted.forwards.is_empty()
             && high_watermark >= 0
             && fetch_offset > high_watermark
-            && sifted.stop.is_none();
+            && sorted.stop.is_none();
         if past_end {
             self.past_end_fetches = self.past_end_fetches.saturating_add(1);
         } else {
             self.past_end_fetches = 0;
         }
-        let mut bytes = 0;
-        for f in sifted.forwards {
+        let mut held = 0;
+        for f in sorted.forwards {
             // Backfill: a batch that starts at or past the end offset holds
             // only data written after start; it is not copied, and the
             // partition is done. One that starts before it goes whole.
@@ -389,25 +491,26 @@ impl Partition {
                 next_position = f.base_offset;
                 break;
             }
-            bytes += f.bytes();
+            held += f.bytes();
             self.window.push(f);
         }
         self.position = Some(next_position);
-        if !matches!(self.state, PartitionState::TargetUnavailable) {
-            self.set_active_if_unavailable();
+        if matches!(self.condition, Condition::SourceUnavailable(_)) {
+            self.condition = Condition::Active;
         }
-        // What stopped sifting at or past a backfill's end is not needed.
+        // What stopped sorting at or past a backfill's end is not needed.
         let stop = if self.end_offset.is_some_and(|end| next_position >= end) {
             None
         } else {
-            sifted.stop
+            sorted.stop
         };
+        let reset_from = self.past_end().then_some(fetch_offset);
         match stop {
             None => {
                 self.corrupt_attempts = 0;
-                Ok(bytes)
+                Ok(Fetched { held, reset_from })
             }
-            Some(SiftStop::Corrupt { offset, detail }) => {
+            Some(SortStop::Corrupt { offset, detail }) => {
                 self.totals.errors += 1;
                 self.corrupt_attempts += 1;
                 if self.corrupt_attempts >= CORRUPT_ATTEMPTS {
@@ -419,16 +522,19 @@ impl Partition {
                         detail,
                     })
                 } else {
-                    Ok(bytes)
+                    Ok(Fetched {
+                        held,
+                        reset_from: None,
+                    })
                 }
             }
-            Some(SiftStop::Legacy { offset, magic }) => Err(PartitionError::LegacyFormat {
+            Some(SortStop::Legacy { offset, magic }) => Err(PartitionError::LegacyFormat {
                 topic: self.source_topic.clone(),
                 partition: self.partition,
                 offset,
                 magic,
             }),
-            Some(SiftStop::Malformed { detail }) => Err(PartitionError::Malformed {
+            Some(SortStop::Malformed { detail }) => Err(PartitionError::Malformed {
                 topic: self.source_topic.clone(),
                 partition: self.partition,
                 offset: fetch_offset.max(self.position.unwrap_or_default()),
@@ -437,27 +543,17 @@ impl Partition {
         }
     }
 
-    fn set_active_if_unavailable(&mut self) {
-        if matches!(
-            self.state,
-            PartitionState::SourceUnavailable | PartitionState::TargetUnavailable
-        ) {
-            self.state = PartitionState::Active;
-            self.reason = None;
-        }
-    }
-
     /// Marks the partition unavailable on one side, with a backoff before
-    /// the next attempt.
-    pub fn unavailable(&mut self, state: PartitionState, reason: String, now: Instant) {
+    /// the next attempt. A paused or failed partition keeps its condition.
+    pub fn unavailable(&mut self, side: Unavailable, reason: String, now: Instant) {
         self.totals.errors += 1;
-        self.failures = self.failures.saturating_add(1);
-        if !matches!(self.state, PartitionState::Failed | PartitionState::Paused) {
-            self.state = state;
-            self.reason = Some(reason);
+        if !matches!(self.condition, Condition::Failed(_) | Condition::Paused) {
+            self.condition = match side {
+                Unavailable::Source => Condition::SourceUnavailable(reason),
+                Unavailable::Target => Condition::TargetUnavailable(reason),
+            };
         }
-        let exp = self.failures.min(5);
-        self.not_before = Some(now + std::time::Duration::from_millis(50u64 << exp));
+        self.back_off(now);
     }
 
     /// Clears the failure backoff after a success.
@@ -466,29 +562,108 @@ impl Partition {
         self.not_before = None;
     }
 
-    /// Backs off after a failure on one side, without a state change.
+    /// Backs off after a failure on one side, without a condition change.
     pub fn back_off(&mut self, now: Instant) {
         self.failures = self.failures.saturating_add(1);
         let exp = self.failures.min(5);
-        self.not_before = Some(now + std::time::Duration::from_millis(50u64 << exp));
+        self.not_before = Some(now + Duration::from_millis(50u64 << exp));
     }
 
-    /// Stops the partition; returns the bytes it held.
+    /// Stops the partition with `error`; returns the bytes released.
+    ///
+    /// Batches fetched and not sent are dropped, and the position goes back
+    /// to the first of them, so a resume fetches them again. Batches in
+    /// flight stay until answered (see [`Partition::answered`]).
     pub fn fail(&mut self, error: &PartitionError) -> usize {
         tracing::error!(topic = %self.source_topic, partition = self.partition, error = %error, "partition failed");
         self.totals.errors += 1;
-        // Resuming refetches from the first batch not acknowledged.
-        if let Some(c) = self.committable() {
-            self.position = Some(c);
-        }
-        self.sent_to = None;
-        self.state = PartitionState::Failed;
-        self.reason = Some(error.to_string());
-        self.window.clear()
+        self.condition = Condition::Failed(error.to_string());
+        self.discard_pending()
     }
 
-    /// Records acknowledged batches.
-    pub fn acknowledged(&mut self, forwards: &[Forward]) -> usize {
+    fn discard_pending(&mut self) -> usize {
+        match self.window.discard_pending() {
+            Some((first, bytes)) => {
+                self.position = Some(self.position.map_or(first, |p| p.min(first)));
+                self.past_end_fetches = 0;
+                bytes
+            }
+            None => 0,
+        }
+    }
+
+    /// Applies the target's answer for the batch sent with `sequence`:
+    /// acknowledgements, and once every batch in flight is answered after
+    /// a failure, the recovery (resend, a new producer id, or failing the
+    /// partition).
+    pub fn answered(&mut self, sequence: i32, outcome: ProduceOutcome, now: Instant) -> Answered {
+        let acked = self.window.on_outcome(sequence, outcome);
+        let mut out = Answered {
+            released: self.acknowledged(&acked, now),
+            lost_generation: None,
+        };
+        if !acked.is_empty() {
+            self.succeeded();
+        }
+        if self.window.in_flight() == 0 {
+            self.sent_to = None;
+        }
+        match self.window.recover() {
+            None => {}
+            Some(Recovery::Resend) => self.unavailable(
+                Unavailable::Target,
+                "produce failed; resending from the first unacknowledged batch".into(),
+                now,
+            ),
+            Some(Recovery::Reinit { generation }) => {
+                tracing::warn!(topic = %self.source_topic, partition = self.partition, "target lost the producer state; re-initialising the producer id and resending from the first unacknowledged batch");
+                self.totals.errors += 1;
+                self.back_off(now);
+                out.lost_generation = Some(generation);
+            }
+            Some(Recovery::Fatal {
+                offset,
+                bytes,
+                code,
+                message,
+            }) => {
+                let err = if matches!(
+                    code,
+                    kafka_proto::ErrorCode::MESSAGE_TOO_LARGE
+                        | kafka_proto::ErrorCode::RECORD_LIST_TOO_LARGE
+                ) {
+                    PartitionError::BatchTooLarge {
+                        topic: self.source_topic.clone(),
+                        partition: self.partition,
+                        target_topic: self.target_topic.clone(),
+                        offset,
+                        bytes,
+                        code,
+                        max_message_bytes: self.target_max_message_bytes,
+                    }
+                } else {
+                    PartitionError::ProduceRejected {
+                        topic: self.source_topic.clone(),
+                        partition: self.partition,
+                        target_topic: self.target_topic.clone(),
+                        offset,
+                        code,
+                        message: message.unwrap_or_else(|| code.description().to_owned()),
+                    }
+                };
+                out.released += self.fail(&err);
+            }
+        }
+        // A failed partition sends nothing: what recovery queued again is
+        // fetched again on resume.
+        if self.is_failed() {
+            out.released += self.discard_pending();
+        }
+        out
+    }
+
+    /// Records acknowledged batches; returns their bytes.
+    fn acknowledged(&mut self, forwards: &[Forward], now: Instant) -> usize {
         let mut bytes = 0;
         for f in forwards {
             bytes += f.bytes();
@@ -497,40 +672,56 @@ impl Partition {
             self.totals.batches += 1;
         }
         if !forwards.is_empty() {
-            self.last_produce = Some(SystemTime::now());
-            if self.state == PartitionState::TargetUnavailable {
-                self.state = PartitionState::Active;
-                self.reason = None;
+            self.last_produce = Some(now);
+            if matches!(self.condition, Condition::TargetUnavailable(_)) {
+                self.condition = Condition::Active;
             }
         }
         bytes
     }
 
-    /// The status snapshot.
-    pub fn status(&self) -> PartitionStatus {
-        let lag = match self.committable() {
-            Some(c) if self.high_watermark >= 0 => (self.high_watermark - c).max(0),
-            _ => 0,
-        };
+    /// Paused by the user (a failed or finished partition stays so).
+    pub fn pause(&mut self) {
+        if !matches!(self.condition, Condition::Failed(_) | Condition::CaughtUp) {
+            self.condition = Condition::Paused;
+        }
+    }
+
+    /// Resumed by the user: a paused or failed partition becomes active
+    /// (one whose target topic is not set up stays failed).
+    pub fn resume(&mut self) {
+        if self.target_setup_pending {
+            return;
+        }
+        if matches!(self.condition, Condition::Paused | Condition::Failed(_)) {
+            self.condition = Condition::Active;
+            self.succeeded();
+        }
+    }
+
+    /// The status snapshot; `now` and `wall` are the same moment on the
+    /// monotonic and the wall clock.
+    pub fn status(&self, now: Instant, wall: SystemTime) -> PartitionStatus {
         let to_end = match (self.end_offset, self.committable()) {
             (Some(end), Some(c)) => Some((end - c).max(0)),
             _ => None,
         };
+        let at = |t: Option<Instant>| t.map(|t| wall - now.saturating_duration_since(t));
         PartitionStatus {
             source_topic: self.source_topic.clone(),
             target_topic: self.target_topic.clone(),
             partition: self.partition,
-            state: self.state,
-            reason: self.reason.clone(),
+            state: self.condition.state(),
+            reason: self.condition.reason().map(str::to_owned),
             high_watermark: self.high_watermark,
             position: self.position,
             committed_offset: self.committed,
-            lag,
+            lag: self.lag(),
             end_offset: self.end_offset,
             to_end,
             bytes_in_flight: self.window.bytes(),
-            last_fetch: self.last_fetch,
-            last_produce: self.last_produce,
+            last_fetch: at(self.last_fetch),
+            last_produce: at(self.last_produce),
             totals: self.totals,
         }
     }
@@ -539,12 +730,12 @@ impl Partition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::producer::{Outcome, ProducerId};
-    use kafka_proto::record::{ControlRecordType, RecordBatchBuilder};
+    use crate::engine::sorting::sort_fetched;
+    use bytes::Bytes;
+    use kafka_proto::record::RecordBatchBuilder;
 
-    fn data(offset: i64, pid: i64, txn: bool, n: i32) -> Bytes {
+    fn data(offset: i64, n: i32) -> Bytes {
         let mut b = RecordBatchBuilder::new(offset, 1_000);
-        b.producer(pid, 0, 0).transactional(txn);
         for i in 0..n {
             b.append(None, Some(Bytes::from(format!("v{i}")))).unwrap();
         }
@@ -555,110 +746,68 @@ mod tests {
         parts.concat().into()
     }
 
-    fn marker(offset: i64, pid: i64, kind: ControlRecordType) -> Bytes {
-        RecordBatchBuilder::end_txn_marker(offset, 1_000, pid, 0, kind, 0)
-            .build()
-            .unwrap()
+    const PID: ProducerId = ProducerId {
+        id: 1,
+        epoch: 0,
+        generation: 1,
+    };
+
+    fn at(start: i64) -> Partition {
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.positioned(start, None, None, None);
+        p
     }
 
-    #[test]
-    fn sift_skips_old_drops_control_and_aborted() {
-        let b = blob(&[
-            data(0, -1, false, 2),
-            data(2, 7, true, 2),
-            marker(4, 7, ControlRecordType::Abort),
-            data(5, -1, false, 1),
-        ]);
-        let aborted = [AbortedTransaction {
-            producer_id: 7,
-            first_offset: 2,
-            ..Default::default()
-        }];
-        let s = sift(b, 1, Some(&aborted));
-        assert_eq!(
-            s.forwards.iter().map(|f| f.base_offset).collect::<Vec<_>>(),
-            [0, 5],
-            "a batch straddling the position is forwarded whole"
-        );
-        assert_eq!((s.aborted, s.control, s.next_position), (1, 1, 6));
-        assert!(s.stop.is_none());
-        let s = sift(blob(&[data(0, -1, false, 2)]), 2, None);
-        assert!(s.forwards.is_empty());
-        assert_eq!(s.next_position, 2);
+    /// Applies `blob` fetched at the position, with high watermark `hw`.
+    fn fetch(p: &mut Partition, blob: Bytes, hw: i64) -> Result<Fetched, PartitionError> {
+        let sorted = sort_fetched(blob, p.position.unwrap(), None);
+        p.apply_fetch(sorted, hw, -1, Instant::now())
     }
 
-    #[test]
-    fn sift_stops_at_corrupt_batch_and_keeps_what_came_before() {
-        let good = data(0, -1, false, 1);
-        let mut bad = data(1, -1, false, 1).to_vec();
-        let last = bad.len() - 1;
-        bad[last] ^= 0xff;
-        let s = sift(blob(&[good, Bytes::from(bad)]), 0, None);
-        assert_eq!(s.forwards.len(), 1);
-        assert_eq!(s.next_position, 1);
-        assert!(matches!(s.stop, Some(SiftStop::Corrupt { offset: 1, .. })));
-    }
-
-    #[test]
-    fn truncated_trailing_batch_is_left_for_the_next_fetch() {
-        let b2 = data(3, -1, false, 2);
-        let s = sift(
-            blob(&[data(0, -1, false, 3), b2.slice(..b2.len() - 5)]),
-            0,
-            None,
-        );
-        assert_eq!((s.forwards.len(), s.next_position), (1, 3));
+    /// Sends and acknowledges every batch held; their base offsets.
+    fn ack_all(p: &mut Partition) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Some(f) = p.next_to_send(&PID, 1) {
+            out.push(f.base_offset);
+            p.answered(f.sequence, ProduceOutcome::Written, Instant::now());
+        }
+        out
     }
 
     #[test]
     fn committable_follows_acks_and_fetch_position() {
-        let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        let bytes = p
-            .apply_fetch(
-                sift(
-                    blob(&[data(0, -1, false, 2), data(2, -1, false, 2)]),
-                    0,
-                    None,
-                ),
-                4,
-            )
-            .unwrap();
-        assert!(bytes > 0);
+        let mut p = at(0);
+        let held = fetch(&mut p, blob(&[data(0, 2), data(2, 2)]), 4).unwrap();
+        assert!(held.held > 0);
         assert_eq!(p.committable(), Some(0));
-        assert_eq!(p.status().lag, 4);
-        let pid = ProducerId {
-            id: 1,
-            epoch: 0,
-            generation: 1,
-        };
-        let a = p.window.next_to_send(&pid).unwrap();
-        let b = p.window.next_to_send(&pid).unwrap();
-        let acked = p.window.on_outcome(a.sequence, Outcome::Written);
-        p.acknowledged(&acked);
+        assert_eq!(p.lag(), 4);
+        let a = p.next_to_send(&PID, 1).unwrap();
+        let b = p.next_to_send(&PID, 1).unwrap();
+        p.answered(a.sequence, ProduceOutcome::Written, Instant::now());
         assert_eq!(p.committable(), Some(2));
-        let acked = p.window.on_outcome(b.sequence, Outcome::Written);
-        p.acknowledged(&acked);
+        p.answered(b.sequence, ProduceOutcome::Written, Instant::now());
         assert_eq!(p.committable(), Some(4));
         assert_eq!(p.totals.records, 4);
-        assert_eq!(p.status().lag, 0);
+        assert_eq!((p.lag(), p.sent_to()), (0, None));
     }
 
     #[test]
     fn legacy_fails_the_partition_with_offset() {
         let mut p = Partition::new("t", "t", 3, 5);
-        p.position = Some(10);
+        p.positioned(10, None, None, None);
         let err = p
             .apply_fetch(
-                Sifted {
+                SortedFetch {
                     next_position: 10,
-                    stop: Some(SiftStop::Legacy {
+                    stop: Some(SortStop::Legacy {
                         offset: 10,
                         magic: 1,
                     }),
-                    ..Sifted::default()
+                    ..SortedFetch::default()
                 },
                 20,
+                20,
+                Instant::now(),
             )
             .unwrap_err();
         assert!(err.to_string().contains("t-3"), "{err}");
@@ -668,11 +817,10 @@ mod tests {
     #[test]
     fn a_partition_without_its_target_topic_is_failed_and_idle() {
         let p = Partition::target_setup_failed("t", "east.t", 1, "no target topic".into());
-        assert_eq!(p.state, PartitionState::Failed);
-        assert!(p.target_setup_pending);
+        assert!(p.is_failed() && p.target_setup_pending());
         assert!(!p.wants_fetch(Instant::now()) && !p.may_produce(Instant::now()));
         assert_eq!(p.committable(), None, "nothing to commit");
-        let st = p.status();
+        let st = p.status(Instant::now(), SystemTime::now());
         assert_eq!(
             (st.reason.as_deref(), st.target_topic.as_str()),
             (Some("no target topic"), "east.t")
@@ -684,12 +832,12 @@ mod tests {
         let now = Instant::now();
         let mut p = Partition::new("t", "t", 0, 5);
         assert!(!p.has_data_ahead(), "not positioned");
-        p.position = Some(4);
+        p.positioned(4, None, None, None);
         assert!(p.wants_fetch(now) && p.has_data_ahead(), "never fetched");
-        p.fetching = Some(1);
+        p.set_fetch_slot(FetchSlot::InFlight(FetchId(1)));
         assert!(!p.wants_fetch(now), "a fetch is outstanding");
         assert!(p.fetchable());
-        p.fetching = None;
+        p.set_fetch_slot(FetchSlot::Idle);
         p.high_watermark = 10;
         assert!(p.has_data_ahead());
         // An open transaction at 4: read_committed returns nothing past it.
@@ -703,38 +851,15 @@ mod tests {
     #[test]
     fn backfill_end_is_reached_only_when_acknowledged() {
         let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        p.end_offset = Some(2);
+        p.positioned(0, None, Some(2), None);
         assert!(p.wants_fetch(Instant::now()));
-        p.apply_fetch(sift(data(0, -1, false, 2), 0, None), 2)
-            .unwrap();
+        fetch(&mut p, data(0, 2), 2).unwrap();
         assert!(!p.wants_fetch(Instant::now()));
         assert!(!p.reached_end());
-        let pid = ProducerId {
-            id: 1,
-            epoch: 0,
-            generation: 1,
-        };
-        let a = p.window.next_to_send(&pid).unwrap();
-        let acked = p.window.on_outcome(a.sequence, Outcome::Written);
-        p.acknowledged(&acked);
+        assert_eq!(ack_all(&mut p), [0]);
         assert!(p.reached_end());
-    }
-
-    /// Sends and acknowledges every batch held; their base offsets.
-    fn ack_all(p: &mut Partition) -> Vec<i64> {
-        let pid = ProducerId {
-            id: 1,
-            epoch: 0,
-            generation: 1,
-        };
-        let mut out = Vec::new();
-        while let Some(f) = p.window.next_to_send(&pid) {
-            let acked = p.window.on_outcome(f.sequence, Outcome::Written);
-            out.extend(acked.iter().map(|f| f.base_offset));
-            p.acknowledged(&acked);
-        }
-        out
+        p.caught_up();
+        assert_eq!(p.condition(), &Condition::CaughtUp);
     }
 
     #[test]
@@ -742,16 +867,10 @@ mod tests {
         // End 5 falls inside [3, 6): that batch goes whole; [6, 8) and
         // [8, 9) hold data written after start and are not copied.
         let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        p.end_offset = Some(5);
-        let b = blob(&[
-            data(0, -1, false, 3),
-            data(3, -1, false, 3),
-            data(6, -1, false, 2),
-            data(8, -1, false, 1),
-        ]);
-        let bytes = p.apply_fetch(sift(b, 0, None), 9).unwrap();
-        assert_eq!(bytes, p.window.bytes(), "dropped batches hold no budget");
+        p.positioned(0, None, Some(5), None);
+        let b = blob(&[data(0, 3), data(3, 3), data(6, 2), data(8, 1)]);
+        let held = fetch(&mut p, b, 9).unwrap().held;
+        assert_eq!(held, p.window.bytes(), "dropped batches hold no budget");
         assert_eq!(p.window.len(), 2);
         assert_eq!(p.position, Some(6), "the end of the last batch copied");
         assert!(!p.fetchable(), "done fetching");
@@ -762,33 +881,27 @@ mod tests {
         // A batch starting exactly at the end offset is dropped too, and
         // the position stops at it.
         let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        p.end_offset = Some(3);
-        let b = blob(&[data(0, -1, false, 3), data(3, -1, false, 3)]);
-        p.apply_fetch(sift(b, 0, None), 6).unwrap();
+        p.positioned(0, None, Some(3), None);
+        fetch(&mut p, blob(&[data(0, 3), data(3, 3)]), 6).unwrap();
         assert_eq!(p.position, Some(3));
         assert_eq!(ack_all(&mut p), [0]);
         assert!(p.reached_end());
         assert_eq!(p.committable(), Some(3), "commits the end, not past it");
 
         // Without an end offset (continuous) everything goes.
-        let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        let b = blob(&[data(0, -1, false, 3), data(3, -1, false, 3)]);
-        p.apply_fetch(sift(b, 0, None), 6).unwrap();
+        let mut p = at(0);
+        fetch(&mut p, blob(&[data(0, 3), data(3, 3)]), 6).unwrap();
         assert_eq!((p.window.len(), p.position), (2, Some(6)));
     }
 
     #[test]
     fn a_corrupt_batch_past_the_backfill_end_is_not_an_error() {
         let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(0);
-        p.end_offset = Some(2);
-        let mut bad = data(2, -1, false, 1).to_vec();
+        p.positioned(0, None, Some(2), None);
+        let mut bad = data(2, 1).to_vec();
         let last = bad.len() - 1;
         bad[last] ^= 0xff;
-        let b = blob(&[data(0, -1, false, 2), Bytes::from(bad)]);
-        p.apply_fetch(sift(b, 0, None), 3).unwrap();
+        fetch(&mut p, blob(&[data(0, 2), Bytes::from(bad)]), 3).unwrap();
         assert_eq!(
             (p.window.len(), p.position, p.totals.errors),
             (1, Some(2), 0)
@@ -797,46 +910,45 @@ mod tests {
 
     #[test]
     fn a_high_watermark_below_the_position_counts_only_in_a_row() {
-        let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(1_000_000);
+        let mut p = at(1_000_000);
         for i in 1..PAST_END_FETCHES {
-            p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
-                .unwrap();
-            assert!(!p.past_end(), "after {i} fetches");
+            let f = fetch(&mut p, Bytes::new(), 40).unwrap();
+            assert!(!p.past_end() && f.reset_from.is_none(), "after {i} fetches");
         }
         // A fetch that reaches the position again restarts the count.
-        p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 1_000_000)
-            .unwrap();
+        fetch(&mut p, Bytes::new(), 1_000_000).unwrap();
         for _ in 1..PAST_END_FETCHES {
-            p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
-                .unwrap();
+            fetch(&mut p, Bytes::new(), 40).unwrap();
         }
         assert!(!p.past_end());
-        p.apply_fetch(sift(Bytes::new(), 1_000_000, None), 40)
-            .unwrap();
+        let f = fetch(&mut p, Bytes::new(), 40).unwrap();
         assert!(p.past_end());
-        assert_eq!(p.position, Some(1_000_000), "the fetcher resets it");
+        assert_eq!(f.reset_from, Some(1_000_000), "the engine resets it");
+        assert_eq!(p.position, Some(1_000_000));
+        assert!(p.reset(1_000_000, 10, 0));
+        assert!(!p.past_end() && p.position == Some(10));
         // An unknown high watermark (-1) says nothing.
-        let mut p = Partition::new("t", "t", 0, 5);
-        p.position = Some(7);
+        let mut p = at(7);
         for _ in 0..PAST_END_FETCHES {
-            p.apply_fetch(sift(Bytes::new(), 7, None), -1).unwrap();
+            fetch(&mut p, Bytes::new(), -1).unwrap();
         }
         assert!(!p.past_end());
     }
 
     #[test]
     fn positioning_is_retried_with_backoff_then_given_up_in_a_backfill() {
-        use std::time::Duration;
         let bound = Some(Duration::from_secs(30));
         let t0 = Instant::now();
         let mut p = Partition::new("t", "t", 2, 5);
         assert!(p.needs_position(t0), "never positioned");
+        p.set_positioning(true);
+        assert!(!p.needs_position(t0), "one request at a time");
         assert!(p
             .position_failed("broker 1 at h:9092", "LEADER_NOT_AVAILABLE", t0, bound)
             .is_none());
-        assert_eq!(p.state, PartitionState::SourceUnavailable);
-        assert!(p.reason.as_deref().unwrap().contains("broker 1 at h:9092"));
+        let st = p.status(t0, SystemTime::now());
+        assert_eq!(st.state, PartitionState::SourceUnavailable);
+        assert!(st.reason.as_deref().unwrap().contains("broker 1 at h:9092"));
         assert!(!p.needs_position(t0), "backs off");
         let later = p.not_before.unwrap();
         assert!(later > t0 && p.needs_position(later));
@@ -858,7 +970,7 @@ mod tests {
             assert!(text.contains(part), "{part:?} missing from: {text}");
         }
         p.fail(&err);
-        assert_eq!(p.state, PartitionState::Failed);
+        assert!(p.is_failed());
         assert!(
             !p.needs_position(t1),
             "a FAILED partition waits for a resume"
@@ -871,14 +983,11 @@ mod tests {
             let now = t0 + Duration::from_secs(s);
             assert!(p.position_failed("b", "down", now, None).is_none());
         }
-        assert_eq!(p.state, PartitionState::SourceUnavailable);
+        assert!(matches!(p.condition, Condition::SourceUnavailable(_)));
 
         // Success clears the failure and the clock.
-        p.positioned(5, Some(5), None);
-        assert_eq!(
-            (p.state, p.reason.as_deref()),
-            (PartitionState::Active, None)
-        );
+        p.positioned(5, Some(5), None, None);
+        assert_eq!(p.condition, Condition::Active);
         assert!(p.unpositioned_since.is_none() && p.not_before.is_none());
         assert!(!p.needs_position(t0) && p.wants_fetch(t0));
     }
@@ -886,14 +995,64 @@ mod tests {
     #[test]
     fn a_paused_partition_is_positioned_but_stays_paused() {
         let mut p = Partition::new("t", "t", 0, 5);
-        p.state = PartitionState::Paused;
+        p.pause();
         assert!(p.needs_position(Instant::now()));
         assert!(p
             .position_failed("b", "down", Instant::now(), None)
             .is_none());
-        assert_eq!(p.state, PartitionState::Paused);
-        p.positioned(0, None, Some(10));
-        assert_eq!(p.state, PartitionState::Paused);
+        assert_eq!(p.condition, Condition::Paused);
+        p.positioned(0, None, Some(10), None);
+        assert_eq!(p.condition, Condition::Paused);
         assert_eq!(p.end_offset, Some(10));
+    }
+
+    #[test]
+    fn a_failed_partition_drops_unsent_batches_and_keeps_those_in_flight() {
+        let now = Instant::now();
+        let mut p = at(0);
+        fetch(&mut p, blob(&[data(0, 2), data(2, 2), data(4, 2)]), 6).unwrap();
+        let first = p.next_to_send(&PID, 1).unwrap();
+        let err = PartitionError::Target("gone".into());
+        let released = p.fail(&err);
+        assert!(released > 0);
+        assert_eq!(p.position, Some(2), "refetched from the first unsent batch");
+        assert_eq!(p.committable(), Some(0));
+        assert!(!p.may_produce(now) && !p.fetchable());
+        // The batch in flight fails; nothing was written from 0 on.
+        let a = p.answered(first.sequence, ProduceOutcome::Retry("x".into()), now);
+        assert_eq!(a.lost_generation, None);
+        assert_eq!(p.window.len(), 0);
+        assert_eq!(
+            p.position,
+            Some(0),
+            "fetched again from the batch that failed"
+        );
+        p.resume();
+        assert!(p.fetchable());
+        fetch(&mut p, data(0, 2), 6).unwrap();
+        let again = p.next_to_send(&PID, 1).unwrap();
+        assert_eq!(again.sequence, first.sequence, "the same sequence again");
+    }
+
+    #[test]
+    fn a_refused_batch_fails_the_partition_and_is_retried_on_resume() {
+        let now = Instant::now();
+        let mut p = at(0);
+        fetch(&mut p, blob(&[data(0, 2), data(2, 2)]), 4).unwrap();
+        let a = p.next_to_send(&PID, 1).unwrap();
+        let b = p.next_to_send(&PID, 1).unwrap();
+        p.answered(
+            a.sequence,
+            ProduceOutcome::Fatal(kafka_proto::ErrorCode::MESSAGE_TOO_LARGE, None),
+            now,
+        );
+        let out = p.answered(b.sequence, ProduceOutcome::OutOfOrder, now);
+        assert!(p.is_failed() && out.released > 0);
+        let st = p.status(now, SystemTime::now());
+        assert!(st.reason.unwrap().contains("MESSAGE_TOO_LARGE"));
+        assert_eq!((p.position, p.window.len()), (Some(0), 0));
+        p.resume();
+        fetch(&mut p, blob(&[data(0, 2), data(2, 2)]), 4).unwrap();
+        assert_eq!(p.next_to_send(&PID, 1).unwrap().sequence, a.sequence);
     }
 }

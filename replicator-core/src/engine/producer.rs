@@ -1,13 +1,15 @@
-//! The idempotent producer on the target, without IO: the producer id and
-//! epoch (with a generation that changes on every re-initialisation), and
-//! each partition's sequence window — batches sent but not acknowledged,
-//! at most `max_in_flight` of them, resent in order after a failure.
+//! The target's idempotent producer, without IO: its id and epoch from
+//! InitProducerId, with a generation that changes on every
+//! (re-)initialisation, and when to ask for a new one.
+//!
+//! A partition's [`SequenceWindow`](super::window::SequenceWindow) numbers
+//! batches within one generation; when the target has lost a generation's
+//! state (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER with nothing
+//! before it failed), [`ProducerSession::lost`] asks for the next. A
+//! transactional producer would extend this state machine with its
+//! transaction states; the windows would not change.
 
-use std::collections::VecDeque;
-
-use bytes::Bytes;
-use kafka_proto::record::{BatchHeader, BatchRewrite, VerifiedBatch};
-use kafka_proto::ErrorCode;
+use std::time::{Duration, Instant};
 
 /// The target producer id and epoch from InitProducerId.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,479 +22,140 @@ pub struct ProducerId {
     pub generation: u64,
 }
 
-/// A fetched batch waiting to be produced: verified, forwarded whole.
+/// First and longest wait between failed InitProducerId attempts.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// The producer id in use and the one being asked for.
 #[derive(Debug, Clone)]
-pub struct Forward {
-    /// The batch as fetched (CRC checked).
-    pub batch: VerifiedBatch,
-    /// Its first source offset.
-    pub base_offset: i64,
-    /// The source offset after it.
-    pub next_offset: i64,
-    /// Records in it.
-    pub records: i32,
+pub struct ProducerSession {
+    current: Option<ProducerId>,
+    /// The generation to initialise next, when one is wanted.
+    wanted: Option<u64>,
+    /// Whether an InitProducerId for `wanted` is out.
+    asking: bool,
+    retry_at: Option<Instant>,
+    failures: u32,
 }
 
-impl Forward {
-    /// Wraps a verified batch.
-    pub fn new(batch: VerifiedBatch) -> Self {
+impl Default for ProducerSession {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ProducerSession {
+    /// No producer id yet; generation 0 is wanted.
+    pub fn new() -> Self {
         Self {
-            base_offset: batch.base_offset(),
-            next_offset: batch.next_offset(),
-            records: batch.records_count(),
-            batch,
+            current: None,
+            wanted: Some(0),
+            asking: false,
+            retry_at: None,
+            failures: 0,
         }
     }
 
-    /// Size in bytes.
-    pub fn bytes(&self) -> usize {
-        self.batch.len()
+    /// The producer id to write with, if there is one.
+    pub fn current(&self) -> Option<ProducerId> {
+        self.current
     }
-}
 
-/// How the target answered one batch, as the window sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Written (or DUPLICATE_SEQUENCE_NUMBER: written before).
-    Written,
-    /// A transient failure (retriable code, disconnect, timeout): resend
-    /// with the same sequence numbers.
-    Retry(String),
-    /// OUT_OF_ORDER_SEQUENCE_NUMBER: retry if an earlier batch failed,
-    /// else the producer state on the broker is lost.
-    OutOfOrder,
-    /// UNKNOWN_PRODUCER_ID, INVALID_PRODUCER_EPOCH, PRODUCER_FENCED: a new
-    /// producer id is needed.
-    ProducerLost(ErrorCode),
-    /// Anything else: the partition stops.
-    Fatal(ErrorCode, Option<String>),
-}
-
-impl Outcome {
-    /// Classifies a Produce partition error code.
-    pub fn from_code(code: ErrorCode, message: Option<String>) -> Self {
-        match code {
-            ErrorCode::NONE | ErrorCode::DUPLICATE_SEQUENCE_NUMBER => Outcome::Written,
-            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => Outcome::OutOfOrder,
-            ErrorCode::UNKNOWN_PRODUCER_ID
-            | ErrorCode::INVALID_PRODUCER_EPOCH
-            | ErrorCode::PRODUCER_FENCED => Outcome::ProducerLost(code),
-            c if c.is_retriable() => Outcome::Retry(c.name().to_owned()),
-            c => Outcome::Fatal(c, message),
+    /// The generation to ask an InitProducerId for now, if one is due.
+    pub fn poll_init(&mut self, now: Instant) -> Option<u64> {
+        let generation = self.wanted?;
+        if self.asking || self.retry_at.is_some_and(|t| t > now) {
+            return None;
         }
+        self.asking = true;
+        Some(generation)
     }
-}
 
-/// What a window needs after every in-flight batch has been answered and
-/// one failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recovery {
-    /// Resend from the first unacknowledged batch with the same sequences.
-    Resend,
-    /// Ask for a new producer id, then resend from the first
-    /// unacknowledged batch with sequences from 0.
-    Reinit {
-        /// The generation whose state was lost.
+    /// When a failed InitProducerId is to be tried again.
+    pub fn timeout(&self) -> Option<Instant> {
+        self.retry_at
+            .filter(|_| self.wanted.is_some() && !self.asking)
+    }
+
+    /// The answer to the InitProducerId for `generation`: the producer id
+    /// and epoch, or why it failed (retried after a backoff).
+    pub fn handle_init(
+        &mut self,
         generation: u64,
-    },
-    /// Stop the partition: the batch at `offset` was refused.
-    Fatal {
-        /// Source offset of the refused batch.
-        offset: i64,
-        /// Its size in bytes.
-        bytes: usize,
-        /// The error code.
-        code: ErrorCode,
-        /// The broker's message.
-        message: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone)]
-enum Slot {
-    InFlight,
-    Written,
-    Failed(Outcome),
-}
-
-#[derive(Debug, Clone)]
-struct Sent {
-    forward: Forward,
-    sequence: i32,
-    slot: Slot,
-}
-
-/// A batch to send now, already rewritten for the target.
-#[derive(Debug, Clone)]
-pub struct ToSend {
-    /// The sequence number of its first record.
-    pub sequence: i32,
-    /// Its first source offset.
-    pub base_offset: i64,
-    /// The rewritten header, CRC included; an array, so no allocation.
-    pub header: [u8; BatchHeader::LEN],
-    /// The records after it, shared with the fetched batch.
-    pub tail: Bytes,
-}
-
-impl ToSend {
-    /// Size of the batch in bytes.
-    pub fn len(&self) -> usize {
-        self.header.len() + self.tail.len()
-    }
-
-    /// Whether the batch is empty; never true for a rewritten batch.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// One partition's produce queue and in-flight window.
-///
-/// Batches leave in fetch order with consecutive sequence numbers. After a
-/// failure nothing new is sent until every in-flight batch is answered;
-/// then [`SequenceWindow::recover`] puts everything unacknowledged back at
-/// the front, so the target sees the same order again with no gap.
-#[derive(Debug, Clone)]
-pub struct SequenceWindow {
-    pending: VecDeque<Forward>,
-    sent: VecDeque<Sent>,
-    next_sequence: i32,
-    generation: Option<u64>,
-    /// A generation whose state the target lost: never used again.
-    lost: Option<u64>,
-    max_in_flight: usize,
-    bytes: usize,
-}
-
-impl SequenceWindow {
-    /// An empty window allowing `max_in_flight` batches in flight (Kafka
-    /// keeps idempotence state for 5).
-    pub fn new(max_in_flight: usize) -> Self {
-        Self {
-            pending: VecDeque::new(),
-            sent: VecDeque::new(),
-            next_sequence: 0,
-            generation: None,
-            lost: None,
-            max_in_flight: max_in_flight.clamp(1, 5),
-            bytes: 0,
+        result: Result<(i64, i16), String>,
+        now: Instant,
+    ) {
+        if self.wanted != Some(generation) || !self.asking {
+            return;
         }
-    }
-
-    /// Queues a fetched batch.
-    pub fn push(&mut self, forward: Forward) {
-        self.bytes += forward.bytes();
-        self.pending.push_back(forward);
-    }
-
-    /// Bytes fetched and not yet acknowledged.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
-    /// Batches fetched and not yet acknowledged.
-    pub fn len(&self) -> usize {
-        self.pending.len() + self.sent.len()
-    }
-
-    /// Whether nothing is waiting or in flight.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Batches sent and not answered.
-    pub fn in_flight(&self) -> usize {
-        self.sent
-            .iter()
-            .filter(|s| matches!(s.slot, Slot::InFlight))
-            .count()
-    }
-
-    /// Whether a failure is waiting for in-flight answers before recovery.
-    pub fn is_halted(&self) -> bool {
-        self.sent.iter().any(|s| matches!(s.slot, Slot::Failed(_)))
-    }
-
-    /// First source offset not acknowledged, if any batch is outstanding.
-    pub fn first_unacknowledged(&self) -> Option<i64> {
-        self.sent
-            .front()
-            .map(|s| s.forward.base_offset)
-            .or_else(|| self.pending.front().map(|f| f.base_offset))
-    }
-
-    /// The source offset of the first queued, unsent batch.
-    pub fn next_pending(&self) -> Option<&Forward> {
-        self.pending.front()
-    }
-
-    /// The next batch to send with `producer`, if the window allows one:
-    /// no failure outstanding, fewer than `max_in_flight` in flight, and
-    /// sequences of the current producer generation (a new generation is
-    /// adopted, from sequence 0, once nothing is in flight).
-    pub fn next_to_send(&mut self, producer: &ProducerId) -> Option<ToSend> {
-        if self.pending.is_empty() || self.is_halted() {
-            return None;
-        }
-        if self.lost == Some(producer.generation) {
-            return None;
-        }
-        if self.generation != Some(producer.generation) {
-            if !self.sent.is_empty() {
-                return None;
-            }
-            self.generation = Some(producer.generation);
-            self.next_sequence = 0;
-        }
-        if self.sent.len() >= self.max_in_flight {
-            return None;
-        }
-        let forward = self.pending.pop_front()?;
-        let sequence = self.next_sequence;
-        self.next_sequence = sequence.wrapping_add(forward.records.max(1));
-        let header = forward.batch.rewritten_header(&BatchRewrite {
-            producer_id: producer.id,
-            producer_epoch: producer.epoch,
-            base_sequence: sequence,
-            transactional: false,
-            ..BatchRewrite::default()
-        });
-        let tail = forward.batch.records_section();
-        let base_offset = forward.base_offset;
-        self.sent.push_back(Sent {
-            forward,
-            sequence,
-            slot: Slot::InFlight,
-        });
-        Some(ToSend {
-            sequence,
-            base_offset,
-            header,
-            tail,
-        })
-    }
-
-    /// Records the answer for the batch sent with `sequence`, returning the
-    /// batches now acknowledged in order (everything before them is too).
-    pub fn on_outcome(&mut self, sequence: i32, outcome: Outcome) -> Vec<Forward> {
-        if let Some(s) = self
-            .sent
-            .iter_mut()
-            .find(|s| s.sequence == sequence && matches!(s.slot, Slot::InFlight))
-        {
-            s.slot = match outcome {
-                Outcome::Written => Slot::Written,
-                other => Slot::Failed(other),
-            };
-        }
-        let mut acked = Vec::new();
-        while matches!(
-            self.sent.front(),
-            Some(Sent {
-                slot: Slot::Written,
-                ..
-            })
-        ) {
-            if let Some(s) = self.sent.pop_front() {
-                self.bytes -= s.forward.bytes();
-                acked.push(s.forward);
-            }
-        }
-        acked
-    }
-
-    /// After a failure, once nothing is in flight: decides how to go on and
-    /// puts every unacknowledged batch back in the queue, in order.
-    pub fn recover(&mut self) -> Option<Recovery> {
-        if !self.is_halted() || self.in_flight() > 0 {
-            return None;
-        }
-        let first = self.sent.front()?;
-        let recovery = match &first.slot {
-            Slot::Failed(Outcome::Retry(_)) => Recovery::Resend,
-            Slot::Failed(Outcome::OutOfOrder) | Slot::Failed(Outcome::ProducerLost(_)) => {
-                Recovery::Reinit {
-                    generation: self.generation.unwrap_or_default(),
-                }
-            }
-            Slot::Failed(Outcome::Fatal(code, message)) => {
-                return Some(Recovery::Fatal {
-                    offset: first.forward.base_offset,
-                    bytes: first.forward.bytes(),
-                    code: *code,
-                    message: message.clone(),
+        self.asking = false;
+        match result {
+            Ok((id, epoch)) => {
+                tracing::info!(
+                    producer_id = id,
+                    epoch,
+                    generation,
+                    "idempotent producer initialised on the target"
+                );
+                self.current = Some(ProducerId {
+                    id,
+                    epoch,
+                    generation,
                 });
+                self.wanted = None;
+                self.retry_at = None;
+                self.failures = 0;
             }
-            // The front is never Written (acknowledged batches are popped)
-            // nor InFlight (checked above).
-            _ => Recovery::Resend,
-        };
-        let first_sequence = first.sequence;
-        while let Some(s) = self.sent.pop_back() {
-            self.pending.push_front(s.forward);
+            Err(e) => {
+                let factor = 1u32 << self.failures.min(6);
+                let wait = RETRY_FIRST.saturating_mul(factor).min(RETRY_MAX);
+                self.failures = self.failures.saturating_add(1);
+                tracing::warn!(error = %e, generation, retry_in = ?wait, "InitProducerId failed; retrying");
+                self.retry_at = Some(now + wait);
+            }
         }
-        match recovery {
-            Recovery::Resend => self.next_sequence = first_sequence,
-            // Sequences restart at 0 under the new producer id.
-            _ => self.lost = self.generation.take(),
-        }
-        Some(recovery)
     }
 
-    /// Forgets every batch, queued or in flight (the partition stopped or
-    /// its fetch position was reset). Returns the bytes released.
-    pub fn clear(&mut self) -> usize {
-        self.pending.clear();
-        self.sent.clear();
-        std::mem::take(&mut self.bytes)
+    /// The target lost the state of `generation`: the next is wanted, once
+    /// (several partitions may report the same loss).
+    pub fn lost(&mut self, generation: u64) {
+        if self.current.is_some_and(|p| p.generation == generation) && self.wanted.is_none() {
+            self.wanted = Some(generation + 1);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use kafka_proto::record::{RecordBatch, RecordBatchBuilder};
-
-    fn fwd(offset: i64, n: i32) -> Forward {
-        let mut b = RecordBatchBuilder::new(offset, 0);
-        for i in 0..n {
-            b.append(None, Some(Bytes::from(vec![i as u8; 10])))
-                .unwrap();
-        }
-        Forward::new(
-            RecordBatch::new(b.build().unwrap())
-                .unwrap()
-                .verify()
-                .unwrap(),
-        )
-    }
-
-    const P1: ProducerId = ProducerId {
-        id: 10,
-        epoch: 0,
-        generation: 1,
-    };
-    const P2: ProducerId = ProducerId {
-        id: 11,
-        epoch: 0,
-        generation: 2,
-    };
-
-    fn window(batches: usize) -> SequenceWindow {
-        let mut w = SequenceWindow::new(5);
-        for i in 0..batches {
-            w.push(fwd(i as i64 * 3, 3));
-        }
-        w
-    }
 
     #[test]
-    fn sequences_are_consecutive_and_window_is_bounded() {
-        let mut w = window(7);
-        let sent: Vec<ToSend> = std::iter::from_fn(|| w.next_to_send(&P1)).collect();
-        assert_eq!(sent.len(), 5);
+    fn initialises_retries_with_backoff_and_reinitialises_once() {
+        let t0 = Instant::now();
+        let mut s = ProducerSession::new();
+        assert_eq!(s.current(), None);
+        assert_eq!(s.poll_init(t0), Some(0));
+        assert_eq!(s.poll_init(t0), None, "one request at a time");
+        s.handle_init(0, Err("COORDINATOR_NOT_AVAILABLE".into()), t0);
+        assert_eq!(s.poll_init(t0), None, "backing off");
+        let retry = s.timeout().unwrap();
+        assert!(retry > t0);
+        assert_eq!(s.poll_init(retry), Some(0));
+        s.handle_init(0, Ok((42, 3)), retry);
         assert_eq!(
-            sent.iter().map(|s| s.sequence).collect::<Vec<_>>(),
-            [0, 3, 6, 9, 12]
+            s.current().map(|p| (p.id, p.epoch, p.generation)),
+            Some((42, 3, 0))
         );
-        let whole = [&sent[1].header[..], &sent[1].tail[..]].concat();
-        assert_eq!(whole.len(), sent[1].len());
-        let b = RecordBatch::new(Bytes::from(whole)).unwrap();
-        b.verify_crc().unwrap();
-        assert_eq!((b.producer_id(), b.base_sequence()), (10, 3));
-        // Acks out of order are applied in order.
-        assert!(w.on_outcome(3, Outcome::Written).is_empty());
-        assert_eq!(w.first_unacknowledged(), Some(0));
-        let acked = w.on_outcome(0, Outcome::Written);
-        assert_eq!(acked.len(), 2);
-        assert_eq!(w.first_unacknowledged(), Some(6));
-        assert_eq!(w.next_to_send(&P1).unwrap().sequence, 15);
-    }
-
-    #[test]
-    fn retriable_failure_resends_same_sequences_in_order() {
-        let mut w = window(4);
-        while w.next_to_send(&P1).is_some() {}
-        w.on_outcome(0, Outcome::Written);
-        w.on_outcome(6, Outcome::OutOfOrder); // consequence of the next one
-        assert!(w.next_to_send(&P1).is_none(), "halted");
-        w.on_outcome(3, Outcome::Retry("NOT_LEADER_OR_FOLLOWER".into()));
-        assert!(w.recover().is_none(), "seq 9 still in flight");
-        w.on_outcome(9, Outcome::OutOfOrder);
-        assert_eq!(w.recover(), Some(Recovery::Resend));
-        let again: Vec<(i32, i64)> = std::iter::from_fn(|| w.next_to_send(&P1))
-            .map(|s| (s.sequence, s.base_offset))
-            .collect();
-        assert_eq!(again, [(3, 3), (6, 6), (9, 9)]);
-    }
-
-    #[test]
-    fn lost_producer_restarts_sequences_under_new_id() {
-        let mut w = window(3);
-        while w.next_to_send(&P1).is_some() {}
-        w.on_outcome(0, Outcome::Written);
-        w.on_outcome(3, Outcome::ProducerLost(ErrorCode::UNKNOWN_PRODUCER_ID));
-        w.on_outcome(6, Outcome::OutOfOrder);
-        assert_eq!(w.recover(), Some(Recovery::Reinit { generation: 1 }));
-        let mut w2 = window(3);
-        while w2.next_to_send(&P1).is_some() {}
-        w2.on_outcome(0, Outcome::OutOfOrder);
-        w2.on_outcome(3, Outcome::OutOfOrder);
-        w2.on_outcome(6, Outcome::OutOfOrder);
-        assert_eq!(w2.recover(), Some(Recovery::Reinit { generation: 1 }));
-        assert!(
-            w2.next_to_send(&P1).is_none(),
-            "the lost producer is not reused"
-        );
-        let again: Vec<(i32, i64)> = std::iter::from_fn(|| w2.next_to_send(&P2))
-            .map(|s| (s.sequence, s.base_offset))
-            .collect();
-        assert_eq!(again, [(0, 0), (3, 3), (6, 6)]);
-        let b = RecordBatch::new(w2.sent[0].forward.batch.as_bytes().clone()).unwrap();
-        assert_eq!(b.base_offset(), 0);
-    }
-
-    #[test]
-    fn new_generation_waits_for_in_flight() {
-        let mut w = window(3);
-        w.next_to_send(&P1).unwrap();
-        assert!(w.next_to_send(&P2).is_none(), "old generation in flight");
-        w.on_outcome(0, Outcome::Written);
-        assert_eq!(w.next_to_send(&P2).unwrap().sequence, 0);
-    }
-
-    #[test]
-    fn fatal_error_reports_offset_and_size() {
-        let mut w = window(2);
-        while w.next_to_send(&P1).is_some() {}
-        w.on_outcome(0, Outcome::Fatal(ErrorCode::MESSAGE_TOO_LARGE, None));
-        w.on_outcome(3, Outcome::OutOfOrder);
-        match w.recover() {
-            Some(Recovery::Fatal {
-                offset,
-                bytes,
-                code,
-                ..
-            }) => {
-                assert_eq!((offset, code), (0, ErrorCode::MESSAGE_TOO_LARGE));
-                assert!(bytes > 61);
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn bytes_are_released_on_ack_and_clear() {
-        let mut w = window(2);
-        let total = w.bytes();
-        assert!(total > 0);
-        let s = w.next_to_send(&P1).unwrap();
-        w.on_outcome(s.sequence, Outcome::Written);
-        assert!(w.bytes() < total);
-        let remaining = w.bytes();
-        assert_eq!(w.clear(), remaining);
-        assert_eq!(w.bytes(), 0);
+        assert_eq!(s.timeout(), None);
+        s.lost(0);
+        s.lost(0);
+        assert_eq!(s.poll_init(retry), Some(1));
+        s.lost(0);
+        assert_eq!(s.poll_init(retry), None, "asked once");
+        // A late answer for another generation changes nothing.
+        s.handle_init(7, Ok((1, 1)), retry);
+        assert_eq!(s.current().unwrap().generation, 0);
+        s.handle_init(1, Ok((43, 0)), retry);
+        assert_eq!(s.current().unwrap().id, 43);
     }
 }

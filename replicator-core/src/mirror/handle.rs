@@ -36,7 +36,7 @@ impl MirrorControl {
 
     /// Asks the mirror to stop gracefully; await the handle for the summary.
     pub fn request_stop(&self) {
-        self.engine.stop_requested.send_replace(true);
+        self.engine.request_stop();
     }
 }
 

@@ -153,36 +153,39 @@ impl Status {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::partition::Partition;
+
+    fn part(p: i32, end: Option<i64>, to_end: Option<i64>) -> PartitionStatus {
+        PartitionStatus {
+            source_topic: "t".into(),
+            target_topic: "t".into(),
+            partition: p,
+            state: PartitionState::Active,
+            reason: None,
+            high_watermark: 12,
+            position: Some(3),
+            committed_offset: None,
+            lag: 9,
+            end_offset: end,
+            to_end,
+            bytes_in_flight: 0,
+            last_fetch: None,
+            last_produce: None,
+            totals: Totals::default(),
+        }
+    }
 
     #[test]
-    fn end_offset_and_offsets_to_end() {
-        let mut p = Partition::new("t", "t", 0, 5);
-        let st = p.status();
-        assert_eq!((st.end_offset, st.to_end), (None, None), "not positioned");
-        p.position = Some(3);
-        p.end_offset = Some(10);
-        p.high_watermark = 12;
-        let st = p.status();
-        assert_eq!((st.end_offset, st.to_end, st.lag), (Some(10), Some(7), 9));
-        p.position = Some(10);
-        assert_eq!(p.status().to_end, Some(0));
-        p.position = Some(12);
-        assert_eq!(p.status().to_end, Some(0), "never negative");
-
-        let mut q = Partition::new("t", "t", 1, 5);
-        q.position = Some(0);
-        q.end_offset = Some(4);
+    fn offsets_to_end_add_up_only_when_every_partition_has_an_end() {
         let mut status = Status {
-            partitions: vec![p.status(), q.status()],
+            partitions: vec![part(0, Some(10), Some(0)), part(1, Some(4), Some(4))],
             totals: Totals::default(),
             bytes_in_flight: 0,
         };
         assert_eq!(status.to_end(), Some(4));
+        assert_eq!(status.lag(), 18);
+        assert_eq!(status.partition("t", 1).map(|p| p.to_end), Some(Some(4)));
         // Continuous mode: a partition without an end offset.
-        status
-            .partitions
-            .push(Partition::new("u", "u", 0, 5).status());
+        status.partitions.push(part(2, None, None));
         assert_eq!(status.to_end(), None);
         status.partitions.clear();
         assert_eq!(status.to_end(), Some(0));
