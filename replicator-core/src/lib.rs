@@ -28,9 +28,11 @@
 //! # }
 //! ```
 //!
-//! - [`Mirror`], [`MirrorHandle`]: the embedding API; [`mirror`] for status
-//!   and summary types, [`topics`] for selection, naming and target topics,
-//!   [`engine`] for the sans-io state machines.
+//! - [`Mirror`], [`MirrorBuilder`], [`MirrorHandle`], [`MirrorControl`]:
+//!   the embedding API. [`Status`] and [`Summary`] say what a mirror did,
+//!   [`MirrorError`] and [`PartitionError`] why it stopped;
+//!   [`TopicSelection`] and [`RenamePolicy`] choose topics and name them on
+//!   the target; [`metric_names`] lists the metrics it reports.
 //!
 //! Below the mirror, this crate reaches real clusters: connections over
 //! TCP, TLS and SASL, API version negotiation, cluster metadata, and
@@ -95,21 +97,21 @@
 
 mod address;
 mod backoff;
-pub mod cluster;
-pub mod config;
-pub mod connection;
-pub mod engine;
+mod cluster;
+mod config;
+mod connection;
+mod engine;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzz;
-pub mod mirror;
+mod mirror;
 pub mod mm2;
 mod model;
 mod sasl;
 mod secret;
 mod tls;
-pub mod topics;
+mod topics;
 mod versions;
 
 pub use kafka_proto;
@@ -117,20 +119,35 @@ pub use kafka_proto;
 pub use address::{BrokerAddress, BrokerLabel};
 pub use backoff::Backoff;
 pub use cluster::{
-    AddressOverrides, Cluster, ClusterConfig, ClusterMetadata, ConnectionPool, Leader,
-    LeaderRouted, MetadataScope,
+    parse_bootstrap, AddressOverrides, BrokerMetadata, Cluster, ClusterConfig, ClusterMetadata,
+    ConnectionPool, Leader, LeaderHints, LeaderRouted, MetadataScope, PartitionMetadata,
+    PartitionOutcome, TopicMetadata,
 };
 pub use config::{
     ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
     TrustStore,
 };
-pub use connection::{Connection, Connector, ManagedConnection};
+pub use connection::{Connection, Connector, DisconnectHook, ManagedConnection, PendingResponse};
+pub use engine::metrics as metric_names;
 pub use error::{BootstrapAttempt, Error, Result};
 pub use mirror::{Mirror, MirrorBuilder, MirrorControl, MirrorHandle};
 pub use model::{
-    MirrorConfig, MirrorError, Mode, PartitionError, PartitionState, PartitionStatus, StartFrom,
-    Status, Summary, Totals,
+    MirrorConfig, MirrorError, Mode, PartitionError, PartitionState, PartitionStatus, RenamePolicy,
+    StartFrom, Status, Summary, TopicSelection, Totals,
 };
-pub use model::{RenamePolicy, TopicSelection};
 pub use secret::Password;
+pub use topics::SYNCED_CONFIGS;
 pub use versions::{NegotiatedVersions, Unusable};
+
+/// The engine's sans-io core, for the deterministic simulation and the
+/// benches: not a stable API.
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::engine::{
+        CommitEntry, CommitGate, CommitId, CommitToSend, EngineEvent, EngineState, FetchConnection,
+        FetchFailure, FetchFailureKind, FetchId, FetchToSend, LogBounds, PartitionKey,
+        PlannedFetch, PositionAnswer, PositionFailure, PositionId, PositionPurpose,
+        PositionRequest, ProduceBatch, ProduceId, ProduceToSend, Side, ToSend, TopicSetup,
+    };
+}

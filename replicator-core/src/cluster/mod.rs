@@ -74,7 +74,7 @@ impl ClusterConfig {
     }
 }
 
-struct Inner {
+struct ClusterShared {
     config: ClusterConfig,
     pool: ConnectionPool,
     metadata: RwLock<Arc<ClusterMetadata>>,
@@ -89,7 +89,7 @@ struct Inner {
     changes: tokio::sync::watch::Sender<u64>,
 }
 
-impl Inner {
+impl ClusterShared {
     /// Replaces the metadata snapshot and tells whoever watches.
     fn publish_metadata(&self, metadata: Arc<ClusterMetadata>) {
         *self.metadata.write().unwrap_or_else(|e| e.into_inner()) = metadata;
@@ -110,7 +110,7 @@ impl Inner {
 /// Produce responses are applied at once.
 #[derive(Clone)]
 pub struct Cluster {
-    inner: Arc<Inner>,
+    inner: Arc<ClusterShared>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -141,7 +141,7 @@ impl Cluster {
                 tracing::debug!(%broker, "disconnected; metadata refresh requested");
                 wanted.notify_one();
             }));
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(ClusterShared {
             pool,
             config,
             metadata: RwLock::new(Arc::new(ClusterMetadata::default())),

@@ -10,7 +10,7 @@ use kafka_proto::{ApiKey, ErrorCode};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::{Cluster, ClusterMetadata, Inner, MetadataScope};
+use super::{Cluster, ClusterMetadata, ClusterShared, MetadataScope};
 use crate::error::Error;
 
 impl Cluster {
@@ -114,7 +114,7 @@ impl Cluster {
 
 /// Refreshes metadata every `metadata_max_age`, and soon after a refresh
 /// is requested. Stops when the cluster is dropped or shut down.
-pub(super) async fn refresher(inner: Weak<Inner>, wanted: Arc<Notify>) {
+pub(super) async fn refresher(inner: Weak<ClusterShared>, wanted: Arc<Notify>) {
     let (max_age, min_gap, mut shutdown) = match inner.upgrade() {
         Some(i) => (
             i.config.metadata_max_age,

@@ -19,20 +19,20 @@ use crate::error::Error;
 /// ±20% jitter; a success resets it.
 #[derive(Clone)]
 pub struct ManagedConnection {
-    inner: Arc<Inner>,
+    inner: Arc<ManagedShared>,
 }
 
 /// Called when a managed connection is found closed or fails to open.
 pub type DisconnectHook = Arc<dyn Fn(&BrokerLabel) + Send + Sync>;
 
-struct Inner {
+struct ManagedShared {
     connector: Connector,
     broker: BrokerLabel,
-    slot: Mutex<Slot>,
+    slot: Mutex<Reconnect>,
     on_disconnect: Option<DisconnectHook>,
 }
 
-struct Slot {
+struct Reconnect {
     conn: Option<Connection>,
     backoff: Backoff,
     next_attempt: Option<Instant>,
@@ -72,10 +72,10 @@ impl ManagedConnection {
         let cfg = connector.config();
         let backoff = Backoff::new(cfg.reconnect_backoff, cfg.reconnect_backoff_max);
         Self {
-            inner: Arc::new(Inner {
+            inner: Arc::new(ManagedShared {
                 connector,
                 broker,
-                slot: Mutex::new(Slot {
+                slot: Mutex::new(Reconnect {
                     conn: None,
                     backoff,
                     next_attempt: None,

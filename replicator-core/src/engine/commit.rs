@@ -28,6 +28,7 @@ pub enum CommitGate {
     #[default]
     Open,
     /// Not past this offset.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     UpTo(i64),
 }
 

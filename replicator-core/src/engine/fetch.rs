@@ -107,6 +107,7 @@ pub struct FetchToSend {
 
 impl FetchToSend {
     /// The partitions asked for, in request order.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn partitions(&self) -> &[PlannedFetch] {
         &self.partitions
     }
@@ -457,6 +458,7 @@ impl FetchLanes {
     }
 
     /// Requests in flight.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

@@ -1,10 +1,31 @@
-//! The names of the metrics a mirror reports through the [`metrics`]
-//! facade (the table is in the [`Mirror`](crate::Mirror) documentation).
+//! The metrics a mirror reports, and their names as constants.
 //!
-//! They are published from one place: at most every
-//! [`PUBLISH_INTERVAL`] while the mirror changes, and once at the end, a
-//! publisher turns the partitions' [`Totals`] into counter increments (the
-//! difference since its last publish) and sets the per-partition gauges.
+//! Besides [`MirrorHandle::status`](crate::MirrorHandle::status), a
+//! running mirror reports through the [`metrics`](https://docs.rs/metrics)
+//! facade: install a recorder (e.g. a Prometheus exporter) **before**
+//! [`Mirror::start`](crate::Mirror::start), since each partition's handles
+//! are registered with the recorder in place when the partition joins the
+//! mirror. Without a recorder this costs nothing.
+//!
+//! The driver publishes at most every 50 ms while the mirror changes, and
+//! once more when it ends, from the same per-partition [`Totals`] that
+//! [`Status`](crate::Status) and [`Summary`](crate::Summary) show; counters
+//! grow by the difference since the previous publish, so they never count
+//! twice. Every metric carries the labels `group` (the consumer group),
+//! `source_topic`, `target_topic` and `partition`. The names are the
+//! constants below.
+//!
+//! | Name | Kind | Unit | What |
+//! | --- | --- | --- | --- |
+//! | `replicator_mirror_records_total` | counter | records | Records acknowledged by the target |
+//! | `replicator_mirror_bytes_total` | counter | bytes | Batch bytes acknowledged by the target |
+//! | `replicator_mirror_batches_total` | counter | batches | Batches acknowledged by the target |
+//! | `replicator_mirror_errors_total` | counter | errors | Errors seen, retried or not |
+//! | `replicator_mirror_aborted_batches_dropped_total` | counter | batches | Batches of aborted transactions dropped |
+//! | `replicator_mirror_control_batches_dropped_total` | counter | batches | Control batches (transaction markers) dropped |
+//! | `replicator_mirror_lost_offsets_total` | counter | offsets | Source offsets skipped after OFFSET_OUT_OF_RANGE (data gone from the source before it was mirrored) |
+//! | `replicator_mirror_lag_records` | gauge | records | Records on the source (up to the last high watermark seen) not yet acknowledged by the target |
+//! | `replicator_mirror_bytes_in_flight` | gauge | bytes | Bytes fetched and not yet acknowledged by the target |
 
 use std::collections::BTreeMap;
 

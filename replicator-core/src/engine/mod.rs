@@ -43,13 +43,19 @@ mod window;
 
 pub(crate) use driver::Engine;
 
+#[cfg(feature = "internals")]
 pub use commit::{CommitEntry, CommitGate, CommitId, CommitToSend};
+#[cfg(feature = "internals")]
 pub use fetch::{
     FetchConnection, FetchFailure, FetchFailureKind, FetchId, FetchToSend, PlannedFetch,
 };
+#[cfg(feature = "internals")]
 pub use positioning::{
     LogBounds, PositionAnswer, PositionFailure, PositionId, PositionPurpose, PositionRequest,
 };
+#[cfg(feature = "internals")]
 pub use produce::{ProduceBatch, ProduceId, ProduceToSend};
+#[cfg(feature = "internals")]
 pub use state::{EngineEvent, EngineState, PartitionKey, Side, TopicSetup};
+#[cfg(feature = "internals")]
 pub use window::ToSend;

@@ -284,6 +284,7 @@ impl Partition {
         self.committed = Some(offset);
     }
 
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn set_commit_gate(&mut self, gate: CommitGate) {
         self.commit_gate = gate;
     }

@@ -48,6 +48,7 @@ pub struct PositionRequest {
     /// Answer with this id.
     pub id: PositionId,
     /// Why.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub purpose: PositionPurpose,
     /// The partitions.
     pub partitions: Vec<PartitionKey>,

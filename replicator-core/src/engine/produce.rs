@@ -195,6 +195,7 @@ impl ProduceLanes {
     }
 
     /// Requests in flight.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn in_flight(&self) -> usize {
         self.in_flight.len()
     }

@@ -190,6 +190,7 @@ impl EngineState {
     // ---- getters ----
 
     /// The configuration.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn config(&self) -> &MirrorConfig {
         &self.config
     }
@@ -207,11 +208,13 @@ impl EngineState {
     }
 
     /// Bytes fetched and not yet acknowledged, all partitions.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn bytes_held(&self) -> usize {
         self.budget.used()
     }
 
     /// Requests in flight: Fetch, Produce, OffsetCommit.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn requests_in_flight(&self) -> (usize, usize, bool) {
         (
             self.fetches.in_flight(),
@@ -324,6 +327,7 @@ impl EngineState {
     }
 
     /// Holds `key`'s commits at or below what `gate` allows.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn set_commit_gate(&mut self, key: &PartitionKey, gate: CommitGate) {
         if let Some(p) = self.partitions.get_mut(key) {
             p.set_commit_gate(gate);

@@ -72,7 +72,7 @@ pub enum Recovery {
 }
 
 #[derive(Debug, Clone)]
-enum Slot {
+enum EntryState {
     InFlight,
     Written,
     Failed(ProduceOutcome),
@@ -82,7 +82,7 @@ enum Slot {
 struct WindowEntry {
     forward: Forward,
     sequence: i32,
-    slot: Slot,
+    slot: EntryState,
 }
 
 /// A batch to send now, already rewritten for the target.
@@ -91,23 +91,12 @@ pub struct ToSend {
     /// The sequence number of its first record.
     pub sequence: i32,
     /// Its first source offset.
+    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub base_offset: i64,
     /// The rewritten header, CRC included; an array, so no allocation.
     pub header: [u8; BatchHeader::LEN],
     /// The records after it, shared with the fetched batch.
     pub tail: Bytes,
-}
-
-impl ToSend {
-    /// Size of the batch in bytes.
-    pub fn len(&self) -> usize {
-        self.header.len() + self.tail.len()
-    }
-
-    /// Whether the batch is empty; never true for a rewritten batch.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// One partition's produce queue and in-flight window.
@@ -173,13 +162,15 @@ impl SequenceWindow {
     pub fn in_flight(&self) -> usize {
         self.sent
             .iter()
-            .filter(|s| matches!(s.slot, Slot::InFlight))
+            .filter(|s| matches!(s.slot, EntryState::InFlight))
             .count()
     }
 
     /// Whether a failure is waiting for in-flight answers before recovery.
     pub fn is_halted(&self) -> bool {
-        self.sent.iter().any(|s| matches!(s.slot, Slot::Failed(_)))
+        self.sent
+            .iter()
+            .any(|s| matches!(s.slot, EntryState::Failed(_)))
     }
 
     /// First source offset not acknowledged, if any batch is outstanding.
@@ -226,7 +217,7 @@ impl SequenceWindow {
         self.sent.push_back(WindowEntry {
             forward,
             sequence,
-            slot: Slot::InFlight,
+            slot: EntryState::InFlight,
         });
         Some(ToSend {
             sequence,
@@ -242,18 +233,18 @@ impl SequenceWindow {
         if let Some(s) = self
             .sent
             .iter_mut()
-            .find(|s| s.sequence == sequence && matches!(s.slot, Slot::InFlight))
+            .find(|s| s.sequence == sequence && matches!(s.slot, EntryState::InFlight))
         {
             s.slot = match outcome {
-                ProduceOutcome::Written => Slot::Written,
-                other => Slot::Failed(other),
+                ProduceOutcome::Written => EntryState::Written,
+                other => EntryState::Failed(other),
             };
         }
         let mut acked = Vec::new();
         while matches!(
             self.sent.front(),
             Some(WindowEntry {
-                slot: Slot::Written,
+                slot: EntryState::Written,
                 ..
             })
         ) {
@@ -277,12 +268,12 @@ impl SequenceWindow {
         }
         let first = self.sent.front()?;
         let recovery = match &first.slot {
-            Slot::Failed(ProduceOutcome::OutOfOrder | ProduceOutcome::ProducerLost(_)) => {
+            EntryState::Failed(ProduceOutcome::OutOfOrder | ProduceOutcome::ProducerLost(_)) => {
                 Recovery::Reinit {
                     generation: self.generation.unwrap_or_default(),
                 }
             }
-            Slot::Failed(ProduceOutcome::Fatal(code, message)) => Recovery::Fatal {
+            EntryState::Failed(ProduceOutcome::Fatal(code, message)) => Recovery::Fatal {
                 offset: first.forward.base_offset,
                 bytes: first.forward.bytes(),
                 code: *code,
@@ -364,7 +355,7 @@ mod tests {
             [0, 3, 6, 9, 12]
         );
         let whole = [&sent[1].header[..], &sent[1].tail[..]].concat();
-        assert_eq!(whole.len(), sent[1].len());
+        assert_eq!(whole.len(), 61 + sent[1].tail.len());
         let b = RecordBatch::new(Bytes::from(whole)).unwrap();
         b.verify_crc().unwrap();
         assert_eq!((b.producer_id(), b.base_sequence()), (10, 3));

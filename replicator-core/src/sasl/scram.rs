@@ -62,16 +62,16 @@ impl ScramProvider for Sha512 {
     }
 }
 
-enum Inner {
+enum ScramVariant {
     Sha256(Scram<Sha256>),
     Sha512(Scram<Sha512>),
 }
 
-impl Inner {
+impl ScramVariant {
     fn mechanism(&mut self) -> &mut dyn Mechanism {
         match self {
-            Inner::Sha256(m) => m,
-            Inner::Sha512(m) => m,
+            ScramVariant::Sha256(m) => m,
+            ScramVariant::Sha512(m) => m,
         }
     }
 }
@@ -85,7 +85,7 @@ enum Phase {
 
 /// One SCRAM client exchange.
 pub(crate) struct ScramClient {
-    inner: Inner,
+    inner: ScramVariant,
     phase: Phase,
 }
 
@@ -114,12 +114,12 @@ impl ScramClient {
         let pass = password.expose().to_owned();
         let nonce_err = |_| "cannot generate a SCRAM nonce (no OS randomness)".to_owned();
         let inner = match mechanism {
-            SaslMechanism::ScramSha256 => {
-                Inner::Sha256(Scram::new(user, pass, ChannelBinding::None).map_err(nonce_err)?)
-            }
-            SaslMechanism::ScramSha512 => {
-                Inner::Sha512(Scram::new(user, pass, ChannelBinding::None).map_err(nonce_err)?)
-            }
+            SaslMechanism::ScramSha256 => ScramVariant::Sha256(
+                Scram::new(user, pass, ChannelBinding::None).map_err(nonce_err)?,
+            ),
+            SaslMechanism::ScramSha512 => ScramVariant::Sha512(
+                Scram::new(user, pass, ChannelBinding::None).map_err(nonce_err)?,
+            ),
             SaslMechanism::Plain => return Err("PLAIN is not a SCRAM mechanism".into()),
         };
         Ok(Self {
