@@ -198,7 +198,6 @@ struct NodeLanes {
     /// The driver holds a probe connection for this leader.
     probe_open: bool,
     suspects: Suspects,
-    rotate: usize,
 }
 
 /// What a planning pass needs from the engine.
@@ -226,6 +225,14 @@ pub(crate) struct FetchLanes {
     nodes: BTreeMap<i32, NodeLanes>,
     in_flight: HashMap<FetchId, InFlightFetch>,
     next_id: u64,
+    /// Per leader, the partition its last request ended with: the next
+    /// request considers the partitions after it first, so that when the
+    /// budget admits only some, none waits for ever.
+    last_planned: BTreeMap<i32, PartitionKey>,
+    /// Which leader is planned first; turns with every pass that sends.
+    node_turn: usize,
+    /// Turns the order of partitions within a request.
+    rotate: usize,
 }
 
 impl FetchLanes {
@@ -242,8 +249,18 @@ impl FetchLanes {
                 Err(_) => notes.leader_unknown = true,
             }
         }
-        let nodes: BTreeSet<i32> = by_node.keys().chain(self.nodes.keys()).copied().collect();
-        for node in nodes {
+        let nodes: Vec<i32> = by_node
+            .keys()
+            .chain(self.nodes.keys())
+            .copied()
+            .collect::<BTreeSet<i32>>()
+            .into_iter()
+            .collect();
+        // Leaders take turns at the budget, too.
+        let first = self.node_turn % nodes.len().max(1);
+        let (before, after) = nodes.split_at(first);
+        let planned_before = out.len();
+        for &node in after.iter().chain(before) {
             let candidates = by_node.remove(&node).unwrap_or_default();
             let mut lanes = self.nodes.remove(&node).unwrap_or_default();
             if !lanes.probe_out {
@@ -257,14 +274,22 @@ impl FetchLanes {
                 } else {
                     Lane::Poll
                 };
-                let keys = candidates
+                // Candidates are in key order: start after the last served.
+                let start = self
+                    .last_planned
+                    .get(&node)
+                    .map_or(0, |last| candidates.partition_point(|k| k <= last));
+                let (before, after) = candidates.split_at(start);
+                let keys = after
                     .iter()
+                    .chain(before)
                     .filter(|k| !lanes.suspects.keys.contains(*k));
-                let Some(sent) = self.plan_one(node, lane, keys, &mut lanes.rotate, input) else {
+                let Some((sent, last)) = self.plan_one(node, lane, keys, input) else {
                     break;
                 };
                 lanes.main += 1;
                 lanes.poll_out |= lane == Lane::Poll;
+                self.last_planned.insert(node, last);
                 out.push(sent);
             }
             if lanes.suspects.sets.is_empty() && !lanes.probe_out && lanes.probe_open {
@@ -275,6 +300,9 @@ impl FetchLanes {
             if !idle || !lanes.suspects.sets.is_empty() {
                 self.nodes.insert(node, lanes);
             }
+        }
+        if out.len() > planned_before {
+            self.node_turn = self.node_turn.wrapping_add(1);
         }
         notes
     }
@@ -313,9 +341,7 @@ impl FetchLanes {
                 continue;
             }
             let set = lanes.suspects.sets[i].clone();
-            if let Some(sent) =
-                self.plan_one(node, Lane::Probe, set.iter(), &mut lanes.rotate, input)
-            {
+            if let Some((sent, _)) = self.plan_one(node, Lane::Probe, set.iter(), input) {
                 lanes
                     .suspects
                     .take(i, sent.partitions.iter().map(|p| &p.key));
@@ -329,16 +355,15 @@ impl FetchLanes {
     }
 
     /// Picks the partitions of one request among `keys` and marks them in
-    /// flight, reserving the request's bytes. `None` when there is nothing
-    /// to fetch now.
+    /// flight, reserving the request's bytes; with the last partition taken.
+    /// `None` when there is nothing to fetch now.
     fn plan_one<'k>(
         &mut self,
         node: i32,
         lane: Lane,
         keys: impl Iterator<Item = &'k PartitionKey>,
-        rotate: &mut usize,
         input: &mut FetchInputs<'_>,
-    ) -> Option<FetchToSend> {
+    ) -> Option<(FetchToSend, PartitionKey)> {
         let mut global_left = input.budget.global_left();
         let mut planned = Vec::new();
         for key in keys {
@@ -367,12 +392,10 @@ impl FetchLanes {
                 max_bytes: allowance,
             });
         }
-        if planned.is_empty() {
-            return None;
-        }
+        let last = planned.last()?.key.clone();
         // Brokers fill partitions in request order: rotate so none starves.
-        *rotate = rotate.wrapping_add(1);
-        let n = *rotate % planned.len();
+        self.rotate = self.rotate.wrapping_add(1);
+        let n = self.rotate % planned.len();
         planned.rotate_left(n);
         let asked: usize = planned.iter().map(|p| p.max_bytes).sum();
         let reserved = asked.min(input.max_bytes);
@@ -393,7 +416,7 @@ impl FetchLanes {
                 reserved,
             },
         );
-        Some(FetchToSend {
+        let sent = FetchToSend {
             id,
             node,
             connection: match lane {
@@ -406,7 +429,8 @@ impl FetchLanes {
             },
             partitions: planned,
             max_bytes: reserved,
-        })
+        };
+        Some((sent, last))
     }
 
     /// Takes request `id` out of flight, freeing its lane; `None` when it

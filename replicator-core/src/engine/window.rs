@@ -113,6 +113,9 @@ pub struct SequenceWindow {
     generation: Option<u64>,
     /// A generation whose state the target lost: never used again.
     lost: Option<u64>,
+    /// The target has written a batch of the current generation, so it
+    /// holds the producer's state for this partition.
+    confirmed: bool,
     max_in_flight: usize,
     bytes: usize,
 }
@@ -127,6 +130,7 @@ impl SequenceWindow {
             next_sequence: 0,
             generation: None,
             lost: None,
+            confirmed: false,
             max_in_flight: max_in_flight.clamp(1, 5),
             bytes: 0,
         }
@@ -198,8 +202,18 @@ impl SequenceWindow {
             }
             self.generation = Some(producer.generation);
             self.next_sequence = 0;
+            self.confirmed = false;
         }
-        if self.sent.len() >= self.max_in_flight {
+        // Kafka takes any sequence number from a producer it holds no state
+        // for: were the first batch refused and the second written, they
+        // would land out of order. So the first batch of a generation goes
+        // alone, until the target has written it.
+        let limit = if self.confirmed {
+            self.max_in_flight
+        } else {
+            1
+        };
+        if self.sent.len() >= limit {
             return None;
         }
         let forward = self.pending.pop_front()?;
@@ -236,7 +250,10 @@ impl SequenceWindow {
             .find(|s| s.sequence == sequence && matches!(s.slot, EntryState::InFlight))
         {
             s.slot = match outcome {
-                ProduceOutcome::Written => EntryState::Written,
+                ProduceOutcome::Written => {
+                    self.confirmed = true;
+                    EntryState::Written
+                }
                 other => EntryState::Failed(other),
             };
         }
@@ -337,12 +354,35 @@ mod tests {
         generation: 2,
     };
 
+    /// A window of `batches` 3-record batches whose target already holds
+    /// P1's state.
     fn window(batches: usize) -> SequenceWindow {
         let mut w = SequenceWindow::new(5);
         for i in 0..batches {
             w.push(fwd(i as i64 * 3, 3));
         }
+        w.generation = Some(P1.generation);
+        w.confirmed = true;
         w
+    }
+
+    #[test]
+    fn a_new_generation_sends_one_batch_until_the_target_has_it() {
+        let mut w = SequenceWindow::new(5);
+        for i in 0..4 {
+            w.push(fwd(i * 3, 3));
+        }
+        assert_eq!(w.next_to_send(&P1).unwrap().sequence, 0);
+        assert!(w.next_to_send(&P1).is_none(), "alone until written");
+        w.on_outcome(0, ProduceOutcome::Retry("NOT_ENOUGH_REPLICAS".into()));
+        assert_eq!(w.recover(), Some(Recovery::Resend));
+        assert_eq!(w.next_to_send(&P1).unwrap().sequence, 0, "still alone");
+        assert!(w.next_to_send(&P1).is_none());
+        w.on_outcome(0, ProduceOutcome::Written);
+        let rest: Vec<i32> = std::iter::from_fn(|| w.next_to_send(&P1))
+            .map(|s| s.sequence)
+            .collect();
+        assert_eq!(rest, [3, 6, 9], "then the whole window");
     }
 
     #[test]
@@ -406,12 +446,19 @@ mod tests {
             w2.next_to_send(&P1).is_none(),
             "the lost producer is not reused"
         );
+        let first = w2.next_to_send(&P2).unwrap();
+        assert_eq!((first.sequence, first.base_offset), (0, 0));
+        assert!(
+            w2.next_to_send(&P2).is_none(),
+            "the new id's first batch goes alone"
+        );
+        let b = RecordBatch::new(w2.sent[0].forward.batch.as_bytes().clone()).unwrap();
+        assert_eq!(b.base_offset(), 0);
+        w2.on_outcome(0, ProduceOutcome::Written);
         let again: Vec<(i32, i64)> = std::iter::from_fn(|| w2.next_to_send(&P2))
             .map(|s| (s.sequence, s.base_offset))
             .collect();
-        assert_eq!(again, [(0, 0), (3, 3), (6, 6)]);
-        let b = RecordBatch::new(w2.sent[0].forward.batch.as_bytes().clone()).unwrap();
-        assert_eq!(b.base_offset(), 0);
+        assert_eq!(again, [(3, 3), (6, 6)]);
     }
 
     #[test]
