@@ -572,9 +572,10 @@ impl Partition {
 
     /// Stops the partition with `error`; returns the bytes released.
     ///
-    /// Batches fetched and not sent are dropped, and the position goes back
-    /// to the first of them, so a resume fetches them again. Batches in
-    /// flight stay until answered (see [`Partition::answered`]).
+    /// Batches fetched and never sent are dropped, and the position goes
+    /// back to the first of them, so a resume fetches them again. Batches
+    /// in flight stay until answered, and those to send again stay queued
+    /// for the resume (see [`SequenceWindow::discard_pending`]).
     pub fn fail(&mut self, error: &PartitionError) -> usize {
         tracing::error!(topic = %self.source_topic, partition = self.partition, error = %error, "partition failed");
         self.totals.errors += 1;
@@ -654,11 +655,6 @@ impl Partition {
                 };
                 out.released += self.fail(&err);
             }
-        }
-        // A failed partition sends nothing: what recovery queued again is
-        // fetched again on resume.
-        if self.is_failed() {
-            out.released += self.discard_pending();
         }
         out
     }
@@ -1012,7 +1008,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_partition_drops_unsent_batches_and_keeps_those_in_flight() {
+    fn a_failed_partition_drops_unsent_batches_and_keeps_those_sent() {
         let now = Instant::now();
         let mut p = at(0);
         fetch(&mut p, blob(&[data(0, 2), data(2, 2), data(4, 2)]), 6).unwrap();
@@ -1023,20 +1019,20 @@ mod tests {
         assert_eq!(p.position, Some(2), "refetched from the first unsent batch");
         assert_eq!(p.committable(), Some(0));
         assert!(!p.may_produce(now) && !p.fetchable());
-        // The batch in flight fails; nothing was written from 0 on.
+        // The batch in flight times out: the target may hold it, so it
+        // stays queued with its sequence number for the resume.
         let a = p.answered(first.sequence, ProduceOutcome::Retry("x".into()), now);
         assert_eq!(a.lost_generation, None);
-        assert_eq!(p.window.len(), 0);
-        assert_eq!(
-            p.position,
-            Some(0),
-            "fetched again from the batch that failed"
-        );
+        assert_eq!((p.window.len(), p.position), (1, Some(2)));
+        assert!(!p.may_produce(now), "not while failed");
         p.resume();
         assert!(p.fetchable());
-        fetch(&mut p, data(0, 2), 6).unwrap();
         let again = p.next_to_send(&PID, 1).unwrap();
-        assert_eq!(again.sequence, first.sequence, "the same sequence again");
+        assert_eq!(
+            (again.sequence, again.base_offset),
+            (first.sequence, 0),
+            "the same batch with the same sequence"
+        );
     }
 
     #[test]
@@ -1054,13 +1050,17 @@ mod tests {
             ProduceOutcome::Fatal(kafka_proto::ErrorCode::MESSAGE_TOO_LARGE, None),
             now,
         );
-        let out = p.answered(b.sequence, ProduceOutcome::OutOfOrder, now);
-        assert!(p.is_failed() && out.released > 0);
+        p.answered(b.sequence, ProduceOutcome::OutOfOrder, now);
+        assert!(p.is_failed());
         let st = p.status(now, SystemTime::now());
         assert!(st.reason.unwrap().contains("MESSAGE_TOO_LARGE"));
-        assert_eq!((p.position, p.window.len()), (Some(1), 0));
+        assert_eq!(
+            (p.position, p.window.len()),
+            (Some(5), 2),
+            "both kept to resend"
+        );
         p.resume();
-        fetch(&mut p, blob(&[data(1, 2), data(3, 2)]), 5).unwrap();
-        assert_eq!(p.next_to_send(&PID, 1).unwrap().sequence, a.sequence);
+        let again = p.next_to_send(&PID, 1).unwrap();
+        assert_eq!((again.sequence, again.base_offset), (a.sequence, 1));
     }
 }

@@ -116,6 +116,11 @@ pub struct SequenceWindow {
     /// The target has written a batch of the current generation, so it
     /// holds the producer's state for this partition.
     confirmed: bool,
+    /// Queued batches at the front that were sent before and go again with
+    /// the same sequence numbers: the target may hold them already, and
+    /// recognises them as duplicates only by their sequence range, so those
+    /// numbers must never carry other data.
+    resend: usize,
     max_in_flight: usize,
     bytes: usize,
 }
@@ -131,6 +136,7 @@ impl SequenceWindow {
             generation: None,
             lost: None,
             confirmed: false,
+            resend: 0,
             max_in_flight: max_in_flight.clamp(1, 5),
             bytes: 0,
         }
@@ -217,6 +223,7 @@ impl SequenceWindow {
             return None;
         }
         let forward = self.pending.pop_front()?;
+        self.resend = self.resend.saturating_sub(1);
         let sequence = self.next_sequence;
         self.next_sequence = sequence.wrapping_add(forward.records.max(1));
         let header = forward.batch.rewritten_header(&BatchRewrite {
@@ -301,23 +308,32 @@ impl SequenceWindow {
             _ => Recovery::Resend,
         };
         let first_sequence = first.sequence;
+        let sent = self.sent.len();
         while let Some(s) = self.sent.pop_back() {
             self.pending.push_front(s.forward);
         }
         match recovery {
-            Recovery::Reinit { .. } => self.lost = self.generation.take(),
-            Recovery::Resend | Recovery::Fatal { .. } => self.next_sequence = first_sequence,
+            // A new producer id numbers them afresh.
+            Recovery::Reinit { .. } => {
+                self.lost = self.generation.take();
+                self.resend = 0;
+            }
+            Recovery::Resend | Recovery::Fatal { .. } => {
+                self.next_sequence = first_sequence;
+                self.resend = sent;
+            }
         }
         Some(recovery)
     }
 
-    /// Drops every queued, unsent batch (the partition stopped): returns
+    /// Drops every queued batch never sent (the partition stopped): returns
     /// the first one's source offset, where fetching must start again, and
-    /// the bytes released. Batches in flight stay until answered; the
+    /// the bytes released. Batches in flight stay until answered, and
+    /// batches to resend stay queued: their sequence numbers are theirs. The
     /// sequence numbers go on from the first dropped batch.
     pub fn discard_pending(&mut self) -> Option<(i64, usize)> {
-        let first = self.pending.front()?.base_offset;
-        let bytes: usize = self.pending.drain(..).map(|f| f.bytes()).sum();
+        let first = self.pending.get(self.resend)?.base_offset;
+        let bytes: usize = self.pending.drain(self.resend..).map(|f| f.bytes()).sum();
         self.bytes -= bytes;
         Some((first, bytes))
     }
@@ -493,6 +509,27 @@ mod tests {
             .map(|s| s.sequence)
             .collect();
         assert_eq!(again, [0, 3]);
+    }
+
+    #[test]
+    fn batches_to_resend_are_never_dropped_for_other_data() {
+        // Sequence 3 may be on the target already; were it dropped and other
+        // data sent with sequence 3, the target would take that data for a
+        // duplicate and drop it.
+        let mut w = window(3);
+        let a = w.next_to_send(&P1).unwrap();
+        let b = w.next_to_send(&P1).unwrap();
+        w.on_outcome(a.sequence, ProduceOutcome::Written);
+        w.on_outcome(b.sequence, ProduceOutcome::Retry("timed out".into()));
+        assert_eq!(w.recover(), Some(Recovery::Resend));
+        let (first, _) = w.discard_pending().unwrap();
+        assert_eq!(first, 6, "only the batch never sent is dropped");
+        let again = w.next_to_send(&P1).unwrap();
+        assert_eq!((again.sequence, again.base_offset), (3, 3));
+        w.push(fwd(100, 3));
+        assert!(w
+            .next_to_send(&P1)
+            .is_some_and(|n| n.sequence == 6 && n.base_offset == 100));
     }
 
     #[test]
