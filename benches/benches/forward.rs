@@ -1,7 +1,13 @@
 //! The forward path against its baselines, on the same bytes:
 //!
-//! - `kafka-proto`: parse, verify every batch CRC, rewrite headers, build
-//!   Produce requests as chunks, vectored write to a sink;
+//! - `engine`: the mirror's own code: its sans-io engine state takes the
+//!   Fetch response (decoded from the bytes), checks every batch CRC,
+//!   rewrites headers and emits Produce requests, which are encoded as
+//!   chunks, written to a sink with vectored writes and acknowledged;
+//! - `kafka-proto`: the same written out by hand on `kafka-proto` (parse,
+//!   verify every batch CRC, rewrite headers, build Produce requests as
+//!   chunks, vectored write to a sink): the engine's own cost is the
+//!   difference;
 //! - `kafka-proto/one-crc-pass`: the same, with each partition's batch CRCs
 //!   checked by one pass over all of them (`record::verify_run`);
 //! - `kafka-proto/via-structs`: the same, through `RewrittenBatch` and the
@@ -17,15 +23,26 @@
 
 use std::hint::black_box;
 
+use benches::forward::EngineForward;
 use benches::input::FetchInput;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 fn forward(c: &mut Criterion) {
     for input in FetchInput::all() {
         let mut group = c.benchmark_group(format!("forward/{}", input.name));
         group.throughput(Throughput::Bytes(input.frame.len() as u64));
+        group.bench_function("engine", |b| {
+            b.iter_batched(
+                || EngineForward::new(&input).unwrap(),
+                |engine| engine.run(black_box(&input), &mut std::io::sink()).unwrap(),
+                BatchSize::SmallInput,
+            )
+        });
         group.bench_function("kafka-proto", |b| {
-            b.iter(|| benches::forward::forward(black_box(&input), &mut std::io::sink()).unwrap())
+            b.iter(|| {
+                benches::forward::forward_hand_written(black_box(&input), &mut std::io::sink())
+                    .unwrap()
+            })
         });
         group.bench_function("kafka-proto/one-crc-pass", |b| {
             b.iter(|| {

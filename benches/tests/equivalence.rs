@@ -1,5 +1,6 @@
-//! The forward path and the baseline must produce the same records, or the
-//! bench compares different work. Both outputs are parsed back as Produce
+//! The forward paths (the engine's, and the hand-written ones) and the
+//! baseline must produce the same records, or the bench compares different
+//! work. Both outputs are parsed back as Produce
 //! requests and checked batch by batch.
 
 use bytes::{Bytes, BytesMut};
@@ -66,6 +67,15 @@ fn both_paths_forward_the_same_records() {
         let base = benches::baseline::forward(&input, &mut theirs).unwrap();
         assert_eq!(base.records, input.records, "{}", input.name);
         assert_eq!(base.requests, stats.requests, "{}", input.name);
+
+        let mut by_hand = Vec::new();
+        let hand = benches::forward::forward_hand_written(&input, &mut by_hand).unwrap();
+        assert_eq!(hand, stats, "{}", input.name);
+        assert_eq!(
+            by_hand, ours,
+            "{}: the engine writes what the hand-written path writes",
+            input.name
+        );
 
         let mut structs = Vec::new();
         let via = benches::forward::forward_via_structs(&input, &mut structs).unwrap();

@@ -26,6 +26,7 @@ pub use bootstrap::{bootstrap, parse_bootstrap};
 pub use metadata::{BrokerMetadata, ClusterMetadata, Leader, PartitionMetadata, TopicMetadata};
 pub use overrides::AddressOverrides;
 pub use pool::ConnectionPool;
+pub(crate) use routing::same_topic;
 pub use routing::{needs_metadata_refresh, LeaderHints, LeaderRouted, PartitionOutcome};
 
 /// Which topics metadata refreshes cover.

@@ -35,7 +35,9 @@ pub trait LeaderRouted: Response {
     }
 }
 
-fn same_topic(r: &TopicRef, name: &str, id: Uuid) -> bool {
+/// Whether `r` names the topic `name` with ID `id` (an ID only matches a
+/// known, non-zero one).
+pub(crate) fn same_topic(r: &TopicRef, name: &str, id: Uuid) -> bool {
     match r {
         TopicRef::Name(n) => n == name,
         TopicRef::Id(i) => *i == id && !id.is_zero(),

@@ -291,9 +291,11 @@ impl Connection {
         version: i16,
         timeout: Duration,
     ) -> Result<R::Response, Error> {
-        self.exchange(R::API_KEY, version, timeout, |id, client_id| {
+        self.queue(R::API_KEY, version, timeout, |id, client_id| {
             encode_request(id, client_id, version, request)
         })
+        .await?
+        .response()
         .await
     }
 
@@ -328,24 +330,6 @@ impl Connection {
         F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
     {
         self.queue(R::API_KEY, version, self.shared.request_timeout, encode)
-            .await
-    }
-
-    /// Enqueues one request and decodes its response, within `timeout`.
-    async fn exchange<R, F>(
-        &self,
-        api: ApiKey,
-        version: i16,
-        timeout: Duration,
-        encode: F,
-    ) -> Result<R, Error>
-    where
-        R: Response,
-        F: FnOnce(i32, Option<&str>) -> Result<EncodedFrame, EncodeError>,
-    {
-        self.queue(api, version, timeout, encode)
-            .await?
-            .response()
             .await
     }
 

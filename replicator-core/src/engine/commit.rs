@@ -17,6 +17,7 @@ use kafka_proto::messages::{OffsetCommitRequest, OffsetCommitResponse};
 use kafka_proto::{ErrorCode, TopicRef, Uuid};
 
 use super::state::PartitionKey;
+use crate::cluster::same_topic;
 
 /// OffsetCommit v10+ names topics by ID.
 const COMMIT_TOPIC_ID_VERSION: i16 = 10;
@@ -181,11 +182,7 @@ impl Committer {
         for t in &response.topics {
             for p in &t.partitions {
                 let Some(e) = entries.iter().find(|e| {
-                    e.key.1 == p.partition_index
-                        && match &t.topic {
-                            TopicRef::Name(n) => *n == e.key.0,
-                            TopicRef::Id(i) => *i == e.topic_id,
-                        }
+                    e.key.1 == p.partition_index && same_topic(&t.topic, &e.key.0, e.topic_id)
                 }) else {
                     continue;
                 };

@@ -522,6 +522,29 @@ mod tests {
         })
     }
 
+    /// One planning pass with a 500 ms max wait and a 50 MiB request bound.
+    fn plan(
+        lanes: &mut FetchLanes,
+        partitions: &mut BTreeMap<PartitionKey, Partition>,
+        budget: &mut Budget,
+        meta: &ClusterMetadata,
+        now: Instant,
+    ) -> Vec<FetchToSend> {
+        let mut out = Vec::new();
+        lanes.plan(
+            &mut FetchInputs {
+                partitions,
+                budget,
+                meta,
+                max_wait: Duration::from_millis(500),
+                max_bytes: 50 << 20,
+                now,
+            },
+            &mut out,
+        );
+        out
+    }
+
     fn partitions(n: i32) -> BTreeMap<PartitionKey, Partition> {
         (0..n)
             .map(|i| {
@@ -538,16 +561,7 @@ mod tests {
         let mut parts = partitions(4);
         let mut budget = Budget::new(1 << 20, 1 << 10);
         let mut lanes = FetchLanes::default();
-        let mut input = FetchInputs {
-            partitions: &mut parts,
-            budget: &mut budget,
-            meta: &meta,
-            max_wait: Duration::from_millis(500),
-            max_bytes: 50 << 20,
-            now: Instant::now(),
-        };
-        let mut out = Vec::new();
-        lanes.plan(&mut input, &mut out);
+        let out = plan(&mut lanes, &mut parts, &mut budget, &meta, Instant::now());
         assert_eq!(out.len(), 1, "one poll; nothing else is fetchable");
         let poll = &out[0];
         assert_eq!(
@@ -577,16 +591,7 @@ mod tests {
                 p.set_fetch_slot(FetchSlot::Idle);
             }
         }
-        let mut input = FetchInputs {
-            partitions: &mut parts,
-            budget: &mut budget,
-            meta: &meta,
-            max_wait: Duration::from_millis(500),
-            max_bytes: 50 << 20,
-            now: Instant::now(),
-        };
-        let mut out = Vec::new();
-        lanes.plan(&mut input, &mut out);
+        let out = plan(&mut lanes, &mut parts, &mut budget, &meta, Instant::now());
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].partitions()[0].key.1, 2);
         assert!(lanes.complete(out[0].id).is_some());
@@ -600,36 +605,14 @@ mod tests {
         let mut budget = Budget::new(1 << 20, 1 << 10);
         let mut lanes = FetchLanes::default();
         let now = Instant::now();
-        let mut out = Vec::new();
-        lanes.plan(
-            &mut FetchInputs {
-                partitions: &mut parts,
-                budget: &mut budget,
-                meta: &meta,
-                max_wait: Duration::from_millis(500),
-                max_bytes: 50 << 20,
-                now,
-            },
-            &mut out,
-        );
+        let out = plan(&mut lanes, &mut parts, &mut budget, &meta, now);
         let sent = lanes.complete(out[0].id).unwrap();
         budget.unreserve(sent.reserved);
         assert_eq!(lanes.broke(&sent), SuspectVerdict::Suspect);
         for p in parts.values_mut() {
             p.set_fetch_slot(FetchSlot::Idle);
         }
-        let mut out = Vec::new();
-        lanes.plan(
-            &mut FetchInputs {
-                partitions: &mut parts,
-                budget: &mut budget,
-                meta: &meta,
-                max_wait: Duration::from_millis(500),
-                max_bytes: 50 << 20,
-                now,
-            },
-            &mut out,
-        );
+        let out = plan(&mut lanes, &mut parts, &mut budget, &meta, now);
         assert_eq!(out.len(), 1, "only the probe: both partitions are suspects");
         assert_eq!(out[0].connection, FetchConnection::Probe);
         assert_eq!(out[0].max_wait, Duration::ZERO);

@@ -14,6 +14,7 @@ use kafka_proto::{EncodeError, ErrorCode, TopicRef, Uuid};
 
 use super::state::PartitionKey;
 use super::window::{ProduceOutcome, ToSend};
+use crate::cluster::same_topic;
 
 /// Produce v13+ names topics by ID.
 const PRODUCE_TOPIC_ID_VERSION: i16 = 13;
@@ -129,10 +130,7 @@ impl SentBatch {
         let p = response
             .responses
             .iter()
-            .filter(|t| match &t.topic {
-                TopicRef::Name(n) => *n == self.topic,
-                TopicRef::Id(i) => *i == self.topic_id && !i.is_zero(),
-            })
+            .filter(|t| same_topic(&t.topic, &self.topic, self.topic_id))
             .flat_map(|t| &t.partition_responses)
             .find(|p| p.index == self.key.1);
         match p {

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use kafka_proto::messages::{FetchResponse, OffsetCommitResponse, ProduceResponse};
-use kafka_proto::{ErrorCode, TopicRef, Uuid};
+use kafka_proto::{ErrorCode, Uuid};
 
 use super::budget::Budget;
 use super::commit::{CommitEntry, CommitGate, CommitId, CommitToSend, Committer};
@@ -38,7 +38,7 @@ use super::producer::ProducerSession;
 use super::sorting::{sort_fetched, SortedFetch};
 use super::suspects::{SuspectVerdict, BREAK_ATTEMPTS};
 use super::window::ProduceOutcome;
-use crate::cluster::{needs_metadata_refresh, ClusterMetadata};
+use crate::cluster::{needs_metadata_refresh, same_topic, ClusterMetadata};
 use crate::model::{MirrorConfig, MirrorError, Mode, PartitionError, Status, Summary, Totals};
 
 /// A partition's key: source topic and partition (the same number on the
@@ -703,11 +703,7 @@ impl EngineState {
         for t in response.responses {
             for pd in t.partitions {
                 let Some(planned) = sent.partitions.iter().find(|p| {
-                    p.key.1 == pd.partition_index
-                        && match &t.topic {
-                            TopicRef::Name(n) => *n == p.key.0,
-                            TopicRef::Id(i) => *i == p.topic_id,
-                        }
+                    p.key.1 == pd.partition_index && same_topic(&t.topic, &p.key.0, p.topic_id)
                 }) else {
                     continue;
                 };

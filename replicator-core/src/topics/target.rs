@@ -173,8 +173,13 @@ pub async fn ensure_topic(
         }
         Some(_) => {}
     }
-    // Wait until metadata shows every partition with a leader.
+    // Wait until metadata shows every partition with a leader: nothing
+    // announces it, so ask again with a growing backoff, as clients do.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut backoff = crate::Backoff::new(
+        std::time::Duration::from_millis(20),
+        std::time::Duration::from_secs(1),
+    );
     loop {
         let ready = match target.refresh_metadata().await {
             Ok(m) => m.topic(target_topic).is_some_and(|t| {
@@ -192,7 +197,7 @@ pub async fn ensure_topic(
                 code: None,
             }));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(backoff.next_delay()).await;
     }
     info.max_message_bytes = match describe_topic_configs(
         target,

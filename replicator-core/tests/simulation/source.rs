@@ -203,15 +203,7 @@ impl SourcePartition {
         budget: &mut usize,
         first: &mut bool,
     ) -> PartitionData {
-        let error = |code: ErrorCode| PartitionData {
-            partition_index: self.index,
-            error_code: code.0,
-            high_watermark: -1,
-            last_stable_offset: -1,
-            log_start_offset: -1,
-            preferred_read_replica: -1,
-            ..Default::default()
-        };
+        let error = |code: ErrorCode| error_partition(self.index, code);
         if node != self.leader {
             return error(ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
@@ -267,5 +259,19 @@ impl SourcePartition {
             records: Some(Records::from(Bytes::from(out))),
             ..Default::default()
         }
+    }
+}
+
+/// A Fetch partition that answers `code`, as Kafka fills one in
+/// (`FetchResponse.partitionResponse`: offsets unknown).
+pub fn error_partition(index: i32, code: ErrorCode) -> PartitionData {
+    PartitionData {
+        partition_index: index,
+        error_code: code.0,
+        high_watermark: -1,
+        last_stable_offset: -1,
+        log_start_offset: -1,
+        preferred_read_replica: -1,
+        ..Default::default()
     }
 }

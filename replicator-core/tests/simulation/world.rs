@@ -41,7 +41,7 @@ use replicator_core::{
 use crate::check::Ledger;
 use crate::rng::SimRng;
 use crate::scenario::Scenario;
-use crate::source::SourcePartition;
+use crate::source::{error_partition, SourcePartition};
 use crate::target::{Appended, TargetPartition};
 
 /// Errors Kafka documents for a Fetch partition (`FetchResponse`), split by
@@ -893,19 +893,24 @@ impl World {
 
     // ---- the brokers ----
 
+    /// The topic a request names, by name or ID.
+    fn topic_name(&self, topic: &TopicRef) -> Option<String> {
+        match topic {
+            TopicRef::Name(n) => Some(n.clone()),
+            TopicRef::Id(id) => self
+                .topic_ids
+                .iter()
+                .find(|(_, i)| *i == id)
+                .map(|(n, _)| n.clone()),
+        }
+    }
+
     fn fetch(&mut self, node: i32, request: &FetchRequest) -> FetchResponse {
         let mut budget = usize::try_from(request.max_bytes).unwrap_or(0);
         let mut first = true;
         let mut responses = Vec::new();
         for t in &request.topics {
-            let name = match &t.topic {
-                TopicRef::Name(n) => Some(n.clone()),
-                TopicRef::Id(id) => self
-                    .topic_ids
-                    .iter()
-                    .find(|(_, i)| *i == id)
-                    .map(|(n, _)| n.clone()),
-            };
+            let name = self.topic_name(&t.topic);
             let mut partitions = Vec::new();
             for p in &t.partitions {
                 let inject = self.faulty() && self.rng.chance(self.scenario.faults.fetch_error);
@@ -947,14 +952,7 @@ impl World {
     fn produce(&mut self, node: i32, request: &ProduceRequest) -> ProduceResponse {
         let mut responses = Vec::new();
         for t in &request.topic_data {
-            let name = match &t.topic {
-                TopicRef::Name(n) => Some(n.clone()),
-                TopicRef::Id(id) => self
-                    .topic_ids
-                    .iter()
-                    .find(|(_, i)| *i == id)
-                    .map(|(n, _)| n.clone()),
-            };
+            let name = self.topic_name(&t.topic);
             let mut partition_responses = Vec::new();
             for p in &t.partition_data {
                 let answer = self.produce_partition(
@@ -1084,14 +1082,7 @@ impl World {
     fn commit(&mut self, request: &OffsetCommitRequest) -> OffsetCommitResponse {
         let mut topics = Vec::new();
         for t in &request.topics {
-            let name = match &t.topic {
-                TopicRef::Name(n) => Some(n.clone()),
-                TopicRef::Id(id) => self
-                    .topic_ids
-                    .iter()
-                    .find(|(_, i)| *i == id)
-                    .map(|(n, _)| n.clone()),
-            };
+            let name = self.topic_name(&t.topic);
             let mut partitions = Vec::new();
             for p in &t.partitions {
                 let mut code = ErrorCode::NONE;
@@ -1657,20 +1648,5 @@ impl World {
         let mut violations = std::mem::take(&mut self.violations);
         self.ledger = ledger.check_end(self, &mut violations);
         self.violations = violations;
-    }
-}
-
-fn error_partition(
-    index: i32,
-    code: ErrorCode,
-) -> kafka_proto::messages::fetch_response::PartitionData {
-    kafka_proto::messages::fetch_response::PartitionData {
-        partition_index: index,
-        error_code: code.0,
-        high_watermark: -1,
-        last_stable_offset: -1,
-        log_start_offset: -1,
-        preferred_read_replica: -1,
-        ..Default::default()
     }
 }

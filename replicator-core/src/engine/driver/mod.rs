@@ -240,13 +240,22 @@ impl Engine {
             if polled.done {
                 break;
             }
-            let timeout = polled.timeout.map(tokio::time::Instant::from_std);
+            // The state's own deadline (a backoff, a commit, a refresh), or
+            // a publish still owed; else only events wake the driver.
+            let deadline = match (polled.timeout, publish_pending) {
+                (Some(t), true) => Some(t.min(next_publish)),
+                (Some(t), false) => Some(t),
+                (None, true) => Some(next_publish),
+                (None, false) => None,
+            };
+            let sleep = tokio::time::sleep_until(
+                deadline.map_or_else(tokio::time::Instant::now, tokio::time::Instant::from_std),
+            );
             tokio::select! {
                 () = self.wake.notified() => {}
                 _ = source_changes.changed() => {}
                 _ = target_changes.changed() => {}
-                () = async { tokio::time::sleep_until(timeout.unwrap_or_else(tokio::time::Instant::now)).await }, if timeout.is_some() => {}
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(next_publish)), if publish_pending => {}
+                () = sleep, if deadline.is_some() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
                     if let Err(e) = r {
                         if e.is_panic() {
