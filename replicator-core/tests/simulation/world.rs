@@ -856,8 +856,6 @@ impl World {
         conn.generation += 1;
         conn.busy = None;
         conn.waiting.clear();
-        let generation = conn.generation;
-        let _ = generation;
         let victims: Vec<u64> = self
             .in_flight
             .iter()
@@ -1361,8 +1359,6 @@ impl World {
                 sp.append(n, -1, false, ts);
             }
         }
-        let last = self.source[&t][i].leo;
-        let _ = last;
         let size = self.source[&t][i].last_batch_len();
         self.max_batch = self.max_batch.max(size);
         let wait = self.rng.wait(self.scenario.write_every_ms);
@@ -1641,6 +1637,10 @@ impl World {
             }
             self.pump();
             if self.violations.len() > 20 {
+                break;
+            }
+            if self.now > self.scenario.heal_at_ms + CONVERGE_MS + 120_000 {
+                self.violation("the mirror did not stop after it was asked to".into());
                 break;
             }
         }
