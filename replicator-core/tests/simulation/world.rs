@@ -421,45 +421,37 @@ impl World {
             Side::Source => (self.scenario.source_nodes, "sim-source"),
             Side::Target => (self.scenario.target_nodes, "sim-target"),
         };
-        let topics: Vec<MetadataResponseTopic> = match side {
+        // (topic, [(leader, epoch)]) of the side's partitions.
+        let leaders: Vec<(&String, Vec<(i32, i32)>)> = match side {
             Side::Source => self
                 .source
                 .iter()
-                .map(|(name, parts)| MetadataResponseTopic {
-                    name: Some(name.clone()),
-                    topic_id: self.topic_ids[name],
-                    partitions: parts
-                        .iter()
-                        .map(|p| MetadataResponsePartition {
-                            partition_index: p.index,
-                            leader_id: p.leader,
-                            leader_epoch: p.epoch,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
+                .map(|(t, ps)| (t, ps.iter().map(|p| (p.leader, p.epoch)).collect()))
                 .collect(),
             Side::Target => self
                 .target
                 .iter()
-                .map(|(name, parts)| MetadataResponseTopic {
-                    name: Some(name.clone()),
-                    topic_id: self.topic_ids[name],
-                    partitions: parts
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| MetadataResponsePartition {
-                            partition_index: i as i32,
-                            leader_id: p.leader,
-                            leader_epoch: p.epoch,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
+                .map(|(t, ps)| (t, ps.iter().map(|p| (p.leader, p.epoch)).collect()))
                 .collect(),
         };
+        let topics: Vec<MetadataResponseTopic> = leaders
+            .into_iter()
+            .map(|(name, parts)| MetadataResponseTopic {
+                name: Some(name.clone()),
+                topic_id: self.topic_ids[name],
+                partitions: parts
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (leader, epoch))| MetadataResponsePartition {
+                        partition_index: i as i32,
+                        leader_id: leader,
+                        leader_epoch: epoch,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .collect();
         ClusterMetadata::from_response(&MetadataResponse {
             brokers: (1..=nodes)
                 .map(|n| MetadataResponseBroker {
@@ -1263,10 +1255,7 @@ impl World {
                 }
             }
             3 => {
-                let topics: Vec<String> = self.source.keys().cloned().collect();
-                let t = self.rng.pick(&topics).clone();
-                let n = self.source[&t].len() as u64;
-                let p = self.rng.range(0, n - 1) as usize;
+                let (t, p) = self.pick_partition(Side::Source);
                 let sp = &self.source[&t][p];
                 let span = (sp.lso() - sp.log_start).max(0) as u64;
                 let to = sp.log_start + self.rng.range(0, span) as i64;
@@ -1275,10 +1264,7 @@ impl World {
                 self.note(|| format!("RETENTION {t}-{p}: log starts at {start}"));
             }
             _ => {
-                let topics: Vec<String> = self.target.keys().cloned().collect();
-                let t = self.rng.pick(&topics).clone();
-                let n = self.target[&t].len() as u64;
-                let p = self.rng.range(0, n - 1) as usize;
+                let (t, p) = self.pick_partition(Side::Target);
                 // Producers idle that long are forgotten: longer than the
                 // mirror retries a batch, so what the broker forgets is
                 // never a batch whose acknowledgement is still awaited.
@@ -1290,32 +1276,51 @@ impl World {
         self.schedule_fault();
     }
 
+    /// A partition of one side, at random: topic and index.
+    fn pick_partition(&mut self, side: Side) -> (String, usize) {
+        let topics: Vec<(String, usize)> = match side {
+            Side::Source => self
+                .source
+                .iter()
+                .map(|(t, ps)| (t.clone(), ps.len()))
+                .collect(),
+            Side::Target => self
+                .target
+                .iter()
+                .map(|(t, ps)| (t.clone(), ps.len()))
+                .collect(),
+        };
+        let (t, n) = self.rng.pick(&topics).clone();
+        let p = self.rng.range(0, n as u64 - 1) as usize;
+        (t, p)
+    }
+
     fn move_leader(&mut self) {
         self.stats.leader_moves += 1;
-        let source_side = self.rng.chance(0.5);
-        if source_side {
-            let topics: Vec<String> = self.source.keys().cloned().collect();
-            let t = self.rng.pick(&topics).clone();
-            let n = self.source[&t].len() as u64;
-            let p = self.rng.range(0, n - 1) as usize;
-            let nodes = self.scenario.source_nodes as u64;
-            let leader = 1 + self.rng.range(0, nodes - 1) as i32;
-            let sp = &mut self.source.get_mut(&t).expect("exists")[p];
-            sp.leader = leader;
-            sp.epoch += 1;
-            self.note(|| format!("LEADER source {t}-{p} -> {leader}"));
+        let side = if self.rng.chance(0.5) {
+            Side::Source
         } else {
-            let topics: Vec<String> = self.target.keys().cloned().collect();
-            let t = self.rng.pick(&topics).clone();
-            let n = self.target[&t].len() as u64;
-            let p = self.rng.range(0, n - 1) as usize;
-            let nodes = self.scenario.target_nodes as u64;
-            let leader = 1 + self.rng.range(0, nodes - 1) as i32;
-            let tp = &mut self.target.get_mut(&t).expect("exists")[p];
-            tp.leader = leader;
-            tp.epoch += 1;
-            self.note(|| format!("LEADER target {t}-{p} -> {leader}"));
-        }
+            Side::Target
+        };
+        let (t, p) = self.pick_partition(side);
+        let nodes = match side {
+            Side::Source => self.scenario.source_nodes,
+            Side::Target => self.scenario.target_nodes,
+        };
+        let leader = 1 + self.rng.range(0, nodes as u64 - 1) as i32;
+        let (l, epoch) = match side {
+            Side::Source => {
+                let sp = &mut self.source.get_mut(&t).expect("exists")[p];
+                (&mut sp.leader, &mut sp.epoch)
+            }
+            Side::Target => {
+                let tp = &mut self.target.get_mut(&t).expect("exists")[p];
+                (&mut tp.leader, &mut tp.epoch)
+            }
+        };
+        *l = leader;
+        *epoch += 1;
+        self.note(|| format!("LEADER {side:?} {t}-{p} -> {leader}"));
     }
 
     fn workload(&mut self) {
