@@ -104,7 +104,6 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod mirror;
-pub mod mm2;
 mod sasl;
 mod secret;
 mod tls;
@@ -120,8 +119,8 @@ pub use cluster::{
     LeaderRouted, MetadataScope,
 };
 pub use config::{
-    ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
-    TrustStore,
+    ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, StoreFormat,
+    TlsConfig, TrustStore,
 };
 pub use connection::{Connection, Connector, ManagedConnection};
 pub use error::{BootstrapAttempt, Error, Result};

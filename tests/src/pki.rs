@@ -1,7 +1,9 @@
 //! Throw-away certificates made in-process with `rcgen`: a CA, server
 //! certificates with chosen names and validity (for hostname-mismatch and
-//! expiry tests), client certificates, and the same material as PKCS#12
-//! (written by `openssl pkcs12`, as users make them) and JKS truststores.
+//! expiry tests), client certificates, and the same material as users
+//! store it: PKCS#12 written by `openssl pkcs12`, and JKS and PKCS#12
+//! stores written by the real `keytool` (a JDK's), the way Kafka's security
+//! guide makes them.
 
 use std::{
     fs,
@@ -43,6 +45,8 @@ pub struct Pki {
     ca_key: KeyPair,
     /// The CA certificate (PEM).
     pub ca_cert: PathBuf,
+    /// The CA's private key (PEM), for `openssl x509 -req`.
+    ca_key_file: PathBuf,
     serial: u64,
 }
 
@@ -97,11 +101,14 @@ impl Pki {
         let ca = params.self_signed(&ca_key).map_err(rc)?;
         let ca_cert = dir.path().join("ca.pem");
         write(&ca_cert, ca.pem().as_bytes())?;
+        let ca_key_file = dir.path().join("ca.key");
+        write(&ca_key_file, ca_key.serialize_pem().as_bytes())?;
         Ok(Self {
             dir,
             ca,
             ca_key,
             ca_cert,
+            ca_key_file,
             serial: 1,
         })
     }
@@ -204,10 +211,130 @@ impl Pki {
         Ok(out)
     }
 
-    /// A JKS truststore with the CA as a trusted-certificate entry.
-    pub fn jks_truststore(&self, password: &str) -> Result<PathBuf> {
-        let out = self.dir.path().join("truststore.jks");
-        write(&out, &jks_truststore(&[&self.ca_der()], password))?;
+    /// A truststore `file` of `store_type` (`JKS` or `PKCS12`) holding the
+    /// CA, written by `keytool -importcert`.
+    pub fn keytool_truststore(
+        &self,
+        file: &str,
+        store_type: &str,
+        password: &str,
+    ) -> Result<PathBuf> {
+        let out = self.dir.path().join(file);
+        keytool(&[
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "caroot",
+            "-file",
+            &s(&self.ca_cert),
+            "-keystore",
+            &s(&out),
+            "-storetype",
+            store_type,
+            "-storepass",
+            password,
+        ])?;
+        Ok(out)
+    }
+
+    /// A client keystore `file` made as Kafka's security guide does, all
+    /// by `keytool` but the signature: `-genkeypair` (RSA 2048, alias
+    /// `client`, common name `cn`) into a store of `store_type` (`JKS` or
+    /// `PKCS12`), `-certreq`, the request signed by this CA with `openssl
+    /// x509 -req`, then the CA and the signed certificate imported back.
+    /// `key_password` protects the key (keytool ignores it for PKCS12,
+    /// whose key gets the store password).
+    pub fn keytool_keystore(
+        &mut self,
+        file: &str,
+        store_type: &str,
+        store_password: &str,
+        key_password: &str,
+        cn: &str,
+    ) -> Result<PathBuf> {
+        let out = self.dir.path().join(file);
+        let store = |extra: &[&str]| -> Vec<String> {
+            let mut a: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+            a.extend(
+                [
+                    "-keystore",
+                    &s(&out),
+                    "-storetype",
+                    store_type,
+                    "-storepass",
+                    store_password,
+                ]
+                .map(str::to_owned),
+            );
+            a
+        };
+        let run = |args: Vec<String>| keytool(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        run(store(&[
+            "-genkeypair",
+            "-noprompt",
+            "-alias",
+            "client",
+            "-keyalg",
+            "RSA",
+            "-keysize",
+            "2048",
+            "-validity",
+            "30",
+            "-dname",
+            &format!("CN={cn}"),
+            "-keypass",
+            key_password,
+        ]))?;
+        let csr = self.dir.path().join(format!("{file}.csr"));
+        run(store(&[
+            "-certreq",
+            "-alias",
+            "client",
+            "-file",
+            &s(&csr),
+            "-keypass",
+            key_password,
+        ]))?;
+        let ext = self.dir.path().join(format!("{file}.ext"));
+        write(&ext, b"extendedKeyUsage = clientAuth\n")?;
+        let signed = self.dir.path().join(format!("{file}.signed.pem"));
+        self.serial += 1;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &s(&csr),
+            "-CA",
+            &s(&self.ca_cert),
+            "-CAkey",
+            &s(&self.ca_key_file),
+            "-set_serial",
+            &self.serial.to_string(),
+            "-days",
+            "30",
+            "-extfile",
+            &s(&ext),
+            "-out",
+            &s(&signed),
+        ])?;
+        run(store(&[
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "caroot",
+            "-file",
+            &s(&self.ca_cert),
+        ]))?;
+        run(store(&[
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "client",
+            "-file",
+            &s(&signed),
+            "-keypass",
+            key_password,
+        ]))?;
         Ok(out)
     }
 }
@@ -222,30 +349,19 @@ fn openssl(args: &[&str]) -> Result<()> {
     run_with_timeout(cmd, Duration::from_secs(30)).map(drop)
 }
 
-/// Encodes a JKS (v2) truststore as Java's `JavaKeyStore.engineStore` does.
-pub fn jks_truststore(certs: &[&[u8]], password: &str) -> Vec<u8> {
-    use sha1::{Digest, Sha1};
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xFEED_FEEDu32.to_be_bytes());
-    out.extend_from_slice(&2u32.to_be_bytes());
-    out.extend_from_slice(&u32::try_from(certs.len()).unwrap_or(0).to_be_bytes());
-    for (i, der) in certs.iter().enumerate() {
-        out.extend_from_slice(&2u32.to_be_bytes());
-        let alias = format!("caroot{i}");
-        out.extend_from_slice(&u16::try_from(alias.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(alias.as_bytes());
-        out.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
-        out.extend_from_slice(&5u16.to_be_bytes());
-        out.extend_from_slice(b"X.509");
-        out.extend_from_slice(&u32::try_from(der.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(der);
+/// Runs the JDK's `keytool`, which tells a missing program apart.
+fn keytool(args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new("keytool");
+    cmd.args(args);
+    match run_with_timeout(cmd, Duration::from_secs(60)) {
+        Err(HarnessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(HarnessError::ProgramNotFound {
+                program: "keytool",
+                hint:
+                    "Install a Java runtime (`.ci/install-deps apt` installs default-jre-headless)"
+                        .into(),
+            })
+        }
+        other => other.map(drop),
     }
-    let mut h = Sha1::new();
-    for unit in password.encode_utf16() {
-        h.update(unit.to_be_bytes());
-    }
-    h.update(b"Mighty Aphrodite");
-    h.update(&out);
-    out.extend_from_slice(&h.finalize());
-    out
 }

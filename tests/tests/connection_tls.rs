@@ -1,10 +1,13 @@
 //! TLS and mutual TLS through a real TLS server (`stunnel4`) in front of
 //! Tansu or the fake broker: the full round trip, PEM, PKCS#12 and JKS
-//! trust and identity, and the failures users hit (unknown CA, host name
-//! mismatch, expired certificate, missing client certificate, protocol
-//! mismatch), each with an error that says what to fix.
+//! trust and identity (Java stores made by the real `keytool`: JKS
+//! truststores, JKS keystores with a client key of its own password,
+//! PKCS#12 stores named `.jks`), and the failures users hit (unknown CA,
+//! host name mismatch, expired certificate, missing client certificate,
+//! protocol mismatch, wrong store or key password), each with an error
+//! that says what to fix.
 //!
-//! Needs `tansu`, `stunnel4` and `openssl` (`.ci/install-deps`).
+//! Needs `tansu`, `stunnel4`, `openssl` and `keytool` (`.ci/install-deps`).
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use integration_tests::{
 use kafka_proto::messages::MetadataRequest;
 use replicator_core::{
     ClientIdentity, Cluster, ClusterConfig, Connection, ConnectionConfig, Error, Password,
-    SecurityProtocol, TlsConfig, TrustStore,
+    SecurityProtocol, StoreFormat, TlsConfig, TrustStore,
 };
 
 fn tls_config(tls: TlsConfig) -> ConnectionConfig {
@@ -160,13 +163,187 @@ async fn jks_truststore_with_pem_client_certificate() {
     let client = pki.client("client", "replicator").unwrap();
     let tls = TlsConfig {
         trust: TrustStore::Jks {
-            path: pki.jks_truststore("changeit").unwrap(),
+            path: pki
+                .keytool_truststore("truststore.jks", "JKS", "changeit")
+                .unwrap(),
             password: Some(Password::new("changeit")),
         },
         ..TlsConfig::default()
     }
     .client_pem_files(&client.cert, &client.key);
     connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+}
+
+/// The stores of Kafka's security guide: a JKS truststore and a JKS
+/// keystore whose key has a password of its own, both by `keytool`.
+#[tokio::test]
+async fn keytool_jks_keystore_and_truststore_for_mtls() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let truststore = pki
+        .keytool_truststore("client.truststore.jks", "JKS", "trust-secret")
+        .unwrap();
+    let keystore = pki
+        .keytool_keystore(
+            "client.keystore.jks",
+            "JKS",
+            "store-secret",
+            "key-secret",
+            "replicator",
+        )
+        .unwrap();
+    let head = std::fs::read(&keystore).unwrap();
+    assert_eq!(head[..4], [0xFE, 0xED, 0xFE, 0xED], "keytool wrote JKS");
+    let tls = TlsConfig {
+        trust: TrustStore::Jks {
+            path: truststore,
+            password: Some(Password::new("trust-secret")),
+        },
+        identity: Some(ClientIdentity::KeyStore {
+            path: keystore,
+            password: Some(Password::new("store-secret")),
+            key_password: Some(Password::new("key-secret")),
+        }),
+        ..TlsConfig::default()
+    };
+    connect(&proxy.bootstrap(), tls_config(tls))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+}
+
+/// `keytool -genkeypair` writes PKCS#12 whatever the file is called: a
+/// `.jks` name and Kafka's default type JKS still work.
+#[tokio::test]
+async fn keytool_pkcs12_store_named_jks() {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let keystore = pki
+        .keytool_keystore(
+            "client.keystore.jks",
+            "PKCS12",
+            "store-secret",
+            "store-secret",
+            "replicator",
+        )
+        .unwrap();
+    let truststore = pki
+        .keytool_truststore("client.truststore.jks", "PKCS12", "trust-secret")
+        .unwrap();
+    let head = std::fs::read(&keystore).unwrap();
+    assert_eq!(
+        StoreFormat::detect(&head),
+        Some(StoreFormat::Pkcs12),
+        "keytool wrote PKCS#12"
+    );
+    let tls = TlsConfig {
+        trust: TrustStore::Jks {
+            path: truststore,
+            password: Some(Password::new("trust-secret")),
+        },
+        identity: Some(ClientIdentity::KeyStore {
+            path: keystore,
+            password: Some(Password::new("store-secret")),
+            key_password: None,
+        }),
+        ..TlsConfig::default()
+    };
+    connect(&proxy.bootstrap(), tls_config(tls))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+}
+
+/// Each wrong password is refused before any connection, with an error
+/// that names the file and which password (never its value).
+#[tokio::test]
+async fn wrong_store_and_key_passwords_name_the_file_and_the_password() {
+    let mut pki = pki();
+    let jks = pki
+        .keytool_keystore(
+            "client.keystore.jks",
+            "JKS",
+            "store-secret",
+            "key-secret",
+            "c",
+        )
+        .unwrap();
+    let p12 = pki
+        .keytool_keystore(
+            "p12-named.jks",
+            "PKCS12",
+            "store-secret",
+            "store-secret",
+            "c",
+        )
+        .unwrap();
+    let trust = pki
+        .keytool_truststore("client.truststore.jks", "JKS", "trust-secret")
+        .unwrap();
+    let identity = |path: &std::path::Path, store: &str, key: Option<&str>| TlsConfig {
+        trust: TrustStore::Jks {
+            path: trust.clone(),
+            password: Some(Password::new("trust-secret")),
+        },
+        identity: Some(ClientIdentity::KeyStore {
+            path: path.to_owned(),
+            password: Some(Password::new(store)),
+            key_password: key.map(Password::new),
+        }),
+        ..TlsConfig::default()
+    };
+    let cases = [
+        (
+            identity(&jks, "WRONG-pass-1", Some("key-secret")),
+            &jks,
+            "ssl.keystore.password",
+        ),
+        (
+            identity(&jks, "store-secret", Some("WRONG-pass-2")),
+            &jks,
+            "ssl.key.password",
+        ),
+        // Without a key password the store password is tried, and fails.
+        (
+            identity(&jks, "store-secret", None),
+            &jks,
+            "ssl.key.password",
+        ),
+        (
+            identity(&p12, "WRONG-pass-3", None),
+            &p12,
+            "ssl.keystore.password",
+        ),
+        (
+            TlsConfig {
+                trust: TrustStore::Jks {
+                    path: trust.clone(),
+                    password: Some(Password::new("WRONG-pass-4")),
+                },
+                ..TlsConfig::default()
+            },
+            &trust,
+            "ssl.truststore.password",
+        ),
+    ];
+    for (tls, file, which) in cases {
+        let err = match connect("127.0.0.1:9", tls_config(tls)).await {
+            Ok(_) => panic!("{which}: connected with a wrong password"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, Error::TlsMaterial { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&file.display().to_string()), "{which}: {msg}");
+        assert!(
+            msg.contains("wrong password") && msg.contains(which),
+            "{which}: {msg}"
+        );
+        let password = if which == "ssl.key.password" {
+            "key password"
+        } else {
+            "store password"
+        };
+        assert!(msg.contains(password), "{which}: {msg}");
+        assert!(!msg.contains("WRONG-pass"), "{which}: {msg}");
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
-//! The `mirror` example's command line, end to end against two Tansu
-//! brokers: a properties file written here, `mirror --until-caught-up` run
-//! in-process through the same `examples::cli` code the binary calls, and the
+//! The `kafka-mirror` command, end to end against two Tansu brokers: a
+//! properties file written here, `kafka-mirror --until-caught-up` run
+//! in-process through the same `mirror_cli::run_with` the binary calls, and the
 //! target checked record by record by an independent librdkafka consumer.
 //! Then active/active (a->b and b->a with the prefix policy), run twice.
 //!
@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use examples::cli::{run_with, Outcome, EXIT_OK, EXIT_USAGE};
 use integration_tests::mirror_support::{assert_same, consume, produce, producer, tansu, Rec, TS};
 use integration_tests::TansuBroker;
+use mirror_cli::{run_with, Outcome, EXIT_OK, EXIT_USAGE};
 use replicator_core::{PartitionState, Summary};
 
 /// Writes the properties file `name` in `dir`: clusters a and b at the

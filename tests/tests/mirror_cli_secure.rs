@@ -1,7 +1,7 @@
-//! The `mirror` command line against secured Tansu brokers, end to end:
+//! The `kafka-mirror` command against secured Tansu brokers, end to end:
 //! a MirrorMaker 2 properties file written as a user would (PEM CA,
 //! PKCS#12 keystore made by `openssl`, SCRAM `sasl.jaas.config`), `mirror
-//! --until-caught-up` run in-process through `examples::cli::run_with`, and
+//! --until-caught-up` run in-process through `mirror_cli::run_with`, and
 //! the target checked record by record by an independent librdkafka
 //! consumer.
 //!
@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use examples::cli::{builder_for, run_with, Outcome, EXIT_FAILED, EXIT_OK};
 use integration_tests::mirror_support::{assert_same, consume, produce, producer, Rec};
 use integration_tests::{ports, ScramMechanism, StunnelFront, TansuBroker, TansuOptions};
-use replicator_core::mm2::Mm2Config;
+use mirror_cli::mm2::Mm2Config;
+use mirror_cli::{builder_for, run_with, Outcome, EXIT_FAILED, EXIT_OK};
 use replicator_core::{Mode, PartitionState};
 
 const TS: i64 = 1_700_000_000_000;

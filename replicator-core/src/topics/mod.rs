@@ -6,7 +6,6 @@ mod naming;
 pub(crate) mod selection;
 pub mod target;
 
-pub(crate) use naming::came_from;
 pub use naming::RenamePolicy;
 pub use selection::TopicSelection;
 pub use target::SYNCED_CONFIGS;

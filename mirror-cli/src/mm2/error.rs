@@ -102,6 +102,9 @@ pub enum WarningKind {
     Duplicate,
     /// A setting that weakens security.
     Insecure,
+    /// A store file whose content is not the type it is declared as; it is
+    /// read as what it holds.
+    StoreType,
     /// A setting honoured with a caveat (e.g. a value inferred from another
     /// key, or a flow that is configured but not enabled).
     Note,

@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use regex::Regex;
 
-use crate::topics::selection::is_mirror_maker_internal;
-use crate::topics::{came_from, TopicSelection};
+use replicator_core::{RenamePolicy, StartFrom, TopicSelection};
 
 /// One entry of a `topics` or `topics.exclude` list.
 ///
@@ -121,103 +120,6 @@ pub(crate) fn any_matches(patterns: &[TopicPattern], topic: &str) -> bool {
 /// MirrorMaker 2's default `topics.exclude`.
 pub const DEFAULT_TOPICS_EXCLUDE: &str = r"mm2.*\.internal, .*\.replica, __.*";
 
-/// How topic names on the target are derived (`replication.policy.class`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReplicationPolicy {
-    /// `DefaultReplicationPolicy`: topic `t` from cluster `a` becomes
-    /// `a<separator>t` on the target. Topics that came from the target
-    /// itself are never sent back, so `a->b` plus `b->a` (active/active) is
-    /// safe.
-    Default {
-        /// `replication.policy.separator` (default `.`).
-        separator: String,
-    },
-    /// `IdentityReplicationPolicy`: names are kept. Nothing marks where a
-    /// topic came from, so opposite flows on the same topics would copy
-    /// records back and forth forever; the reader refuses such configs.
-    Identity,
-}
-
-impl Default for ReplicationPolicy {
-    fn default() -> Self {
-        Self::Default {
-            separator: ".".into(),
-        }
-    }
-}
-
-impl ReplicationPolicy {
-    /// The name of `topic` from cluster `source` on the target.
-    pub fn remote_topic(&self, source: &str, topic: &str) -> String {
-        match self {
-            Self::Default { separator } => format!("{source}{separator}{topic}"),
-            Self::Identity => topic.to_owned(),
-        }
-    }
-
-    /// The cluster a topic was replicated from, as the name tells (only the
-    /// prefix policy records it).
-    pub fn topic_source<'a>(&self, topic: &'a str) -> Option<&'a str> {
-        match self {
-            Self::Default { separator } => topic
-                .split_once(separator.as_str())
-                .filter(|(_, rest)| !rest.is_empty())
-                .map(|(source, _)| source),
-            Self::Identity => None,
-        }
-    }
-
-    /// The topic's name on the cluster it came from, one hop up.
-    pub fn upstream_topic<'a>(&self, topic: &'a str) -> Option<&'a str> {
-        match self {
-            Self::Default { separator } => topic
-                .split_once(separator.as_str())
-                .map(|(_, rest)| rest)
-                .filter(|rest| !rest.is_empty()),
-            Self::Identity => None,
-        }
-    }
-
-    /// Whether `topic` (on the source) originally came from `target`, at any
-    /// number of hops: such a topic must not be replicated to `target`
-    /// (MirrorMaker 2's cycle check, the same rule as
-    /// [`TopicSelection::exclude_replicated_from`]).
-    pub fn is_cycle(&self, topic: &str, target: &str) -> bool {
-        match self {
-            Self::Default { separator } => came_from(topic, target, separator),
-            Self::Identity => false,
-        }
-    }
-
-    /// Kafka's own and MirrorMaker 2's internal topics, which are never
-    /// replicated: names starting with `__` or `.`, ending with `.internal`
-    /// or `-internal` (Connect's and MirrorMaker 2's checkpoints topics), and
-    /// MirrorMaker 2's offset-syncs topics (the same rule as
-    /// [`TopicSelection::mirror_maker_internal`]).
-    pub fn is_internal_topic(topic: &str) -> bool {
-        is_mirror_maker_internal(topic)
-    }
-
-    /// The short class name, as a user would write it.
-    pub fn class_name(&self) -> &'static str {
-        match self {
-            Self::Default { .. } => "DefaultReplicationPolicy",
-            Self::Identity => "IdentityReplicationPolicy",
-        }
-    }
-}
-
-/// Where a flow starts reading a partition that has no committed offset
-/// (`auto.offset.reset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StartPolicy {
-    /// From the oldest record still in the log (MirrorMaker 2's default).
-    #[default]
-    Earliest,
-    /// From the end: only records written from now on.
-    Latest,
-}
-
 /// One `source->target` replication flow, with every setting resolved
 /// (flow-level keys over top-level keys over defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,8 +136,11 @@ pub struct FlowConfig {
     /// `topics.exclude`: what not to replicate, winning over `topics`
     /// (default [`DEFAULT_TOPICS_EXCLUDE`]).
     pub topics_exclude: Vec<TopicPattern>,
-    /// `replication.policy.class` and `replication.policy.separator`.
-    pub policy: ReplicationPolicy,
+    /// `replication.policy.class` and `replication.policy.separator`:
+    /// [`RenamePolicy::Prefix`] with the source alias for
+    /// `DefaultReplicationPolicy` (`a.orders`), [`RenamePolicy::Identity`]
+    /// for `IdentityReplicationPolicy`.
+    pub policy: RenamePolicy,
     /// `replication.factor` for topics created on the target; `None` is
     /// `-1`, the target broker's default. MirrorMaker 2's default is 2.
     pub replication_factor: Option<i16>,
@@ -255,7 +160,7 @@ pub struct FlowConfig {
     pub group_id: String,
     /// Where to start without a committed offset
     /// (`replicator.start.policy` or `consumer.auto.offset.reset`).
-    pub start_policy: StartPolicy,
+    pub start_policy: StartFrom,
     /// Bytes fetched but not yet acknowledged by the target, at most
     /// (`replicator.max.in.flight.bytes`).
     pub max_in_flight_bytes: u64,
@@ -273,7 +178,7 @@ impl FlowConfig {
     }
 
     /// The flow's topics as a [`TopicSelection`], ready for
-    /// [`crate::MirrorBuilder::selection`]: `topics` included (plain names
+    /// [`replicator_core::MirrorBuilder::selection`]: `topics` included (plain names
     /// as exact entries, so a listed topic that does not exist yet is
     /// picked up when it is created, as in MirrorMaker 2), `topics.exclude`
     /// excluded, MirrorMaker 2's internal topics left out
@@ -285,17 +190,21 @@ impl FlowConfig {
         for p in &self.topics {
             match p {
                 TopicPattern::Name(n) => s.include_name(n.clone()),
-                TopicPattern::Regex { regex, .. } => s.include_regex(regex.clone()),
+                TopicPattern::Regex { source, .. } => s
+                    .include(source)
+                    .expect("compiled the same way when the file was read"),
             };
         }
         for p in &self.topics_exclude {
             match p {
                 TopicPattern::Name(n) => s.exclude_name(n.clone()),
-                TopicPattern::Regex { regex, .. } => s.exclude_regex(regex.clone()),
+                TopicPattern::Regex { source, .. } => s
+                    .exclude(source)
+                    .expect("compiled the same way when the file was read"),
             };
         }
         s.mirror_maker_internal(true);
-        if let ReplicationPolicy::Default { separator } = &self.policy {
+        if let RenamePolicy::Prefix { separator, .. } = &self.policy {
             s.exclude_replicated_from(self.target.clone(), separator.clone());
         }
         s
@@ -312,7 +221,7 @@ impl FlowConfig {
 
     /// The name `topic` gets on the target.
     pub fn remote_topic(&self, topic: &str) -> String {
-        self.policy.remote_topic(&self.source, topic)
+        self.policy.target_name(topic)
     }
 }
 
@@ -440,23 +349,48 @@ mod tests {
         assert!(parse_list("  ").is_empty());
     }
 
+    fn base() -> FlowConfig {
+        FlowConfig {
+            source: "a".into(),
+            target: "b".into(),
+            enabled: true,
+            topics: pats(".*"),
+            topics_exclude: pats(DEFAULT_TOPICS_EXCLUDE),
+            policy: RenamePolicy::prefix("a"),
+            replication_factor: Some(2),
+            sync_topic_configs: true,
+            sync_topic_configs_interval: Duration::from_secs(600),
+            config_properties_exclude: None,
+            refresh_interval: Some(Duration::from_secs(600)),
+            group_id: "g".into(),
+            start_policy: StartFrom::Earliest,
+            max_in_flight_bytes: 1,
+            auto_create_topics: true,
+            line: 1,
+        }
+    }
+
     #[test]
     fn prefix_policy_names_and_cycles() {
-        let p = ReplicationPolicy::default();
-        assert_eq!(p.remote_topic("a", "orders"), "a.orders");
-        assert_eq!(p.topic_source("a.orders"), Some("a"));
-        assert_eq!(p.topic_source("orders"), None);
-        assert!(p.is_cycle("b.orders", "b"));
-        assert!(p.is_cycle("a.b.orders", "b"));
-        assert!(!p.is_cycle("a.orders", "b"));
-        let p = ReplicationPolicy::Default {
-            separator: "_".into(),
+        let f = base();
+        assert_eq!(f.remote_topic("orders"), "a.orders");
+        assert!(!f.selects("b.orders"), "came from the target");
+        assert!(!f.selects("a.b.orders"), "came from the target, two hops");
+        assert!(f.selects("a.orders"));
+        let f = FlowConfig {
+            source: "east".into(),
+            target: "west".into(),
+            policy: RenamePolicy::prefix_with("east", "_"),
+            ..base()
         };
-        assert_eq!(p.remote_topic("east", "t"), "east_t");
-        assert!(p.is_cycle("west_t", "west"));
-        let i = ReplicationPolicy::Identity;
-        assert_eq!(i.remote_topic("a", "orders"), "orders");
-        assert!(!i.is_cycle("b.orders", "b"));
+        assert_eq!(f.remote_topic("t"), "east_t");
+        assert!(!f.selects("west_t"));
+        let i = FlowConfig {
+            policy: RenamePolicy::Identity,
+            ..base()
+        };
+        assert_eq!(i.remote_topic("orders"), "orders");
+        assert!(i.selects("b.orders"));
     }
 
     #[test]
@@ -489,24 +423,7 @@ mod tests {
 
     #[test]
     fn selects_applies_excludes_internal_topics_and_cycles() {
-        let f = FlowConfig {
-            source: "a".into(),
-            target: "b".into(),
-            enabled: true,
-            topics: pats(".*"),
-            topics_exclude: pats(DEFAULT_TOPICS_EXCLUDE),
-            policy: ReplicationPolicy::default(),
-            replication_factor: Some(2),
-            sync_topic_configs: true,
-            sync_topic_configs_interval: Duration::from_secs(600),
-            config_properties_exclude: None,
-            refresh_interval: Some(Duration::from_secs(600)),
-            group_id: "g".into(),
-            start_policy: StartPolicy::Earliest,
-            max_in_flight_bytes: 1,
-            auto_create_topics: true,
-            line: 1,
-        };
+        let f = base();
         assert!(f.selects("orders"));
         assert!(!f.selects("__consumer_offsets"));
         assert!(!f.selects("mm2-offsets.a.internal"));
@@ -538,7 +455,7 @@ mod tests {
             assert_eq!(named.selects(topic), want, "{topic}");
         }
         let identity = FlowConfig {
-            policy: ReplicationPolicy::Identity,
+            policy: RenamePolicy::Identity,
             ..named
         };
         assert!(identity.selects("b.orders"), "nothing marks a remote topic");

@@ -4,7 +4,8 @@
 //! supported and why.
 //!
 //! ```
-//! use replicator_core::mm2::{Mm2Config, ReplicationPolicy};
+//! use mirror_cli::mm2::Mm2Config;
+//! use replicator_core::RenamePolicy;
 //!
 //! let config = Mm2Config::from_str(
 //!     "clusters = a, b\n\
@@ -18,17 +19,22 @@
 //! let flow = config.flow("a", "b").unwrap();
 //! assert!(flow.selects("payments-eu"));
 //! assert_eq!(flow.remote_topic("orders"), "a.orders");
-//! assert_eq!(flow.policy, ReplicationPolicy::default());
+//! assert_eq!(flow.policy, RenamePolicy::prefix("a"));
 //! let b = config.cluster_config("b").unwrap();
 //! assert_eq!(b.bootstrap_servers, ["b-1.example.com:9092"]);
 //! // tasks.max has no effect here, and the warning says so (with its line).
 //! assert_eq!(config.warnings[0].line, Some(6));
-//! # Ok::<(), replicator_core::mm2::Mm2Error>(())
+//! # Ok::<(), mirror_cli::mm2::Mm2Error>(())
 //! ```
 //!
 //! [`Mm2Config::from_path`] and [`Mm2Config::from_str`] parse and validate;
 //! [`Mm2Config::check_files`] then opens the key and trust stores the file
-//! names (with their passwords), and [`Mm2Config::load`] does both.
+//! names (with their passwords), and [`Mm2Config::load`] does both. Each
+//! flow maps straight onto the engine's types: its [`FlowConfig::policy`]
+//! is a [`replicator_core::RenamePolicy`], its start policy a
+//! [`replicator_core::StartFrom`], its topics a
+//! [`replicator_core::TopicSelection`] ([`FlowConfig::topic_selection`]),
+//! and [`crate::mapping`] builds the mirror.
 //!
 //! # How keys are read
 //!
@@ -68,13 +74,13 @@
 //! | `security.protocol` | `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT`, `SASL_SSL` |
 //! | `sasl.mechanism` | `PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512`; when unset with a `PlainLoginModule`, PLAIN (with a warning) |
 //! | `sasl.jaas.config` | `PlainLoginModule` or `ScramLoginModule` with `username` and `password` ([`jaas`]) |
-//! | `ssl.truststore.type` | `JKS` (default, as in Kafka; PKCS#12 files are also read), `PKCS12`, `PEM` |
+//! | `ssl.truststore.type` | `JKS` (default, as in Kafka), `PKCS12`, `PEM`. Stores are read by what they hold: a file whose content is another of these types is read as that type, with a [`WarningKind::StoreType`] warning naming the file |
 //! | `ssl.truststore.location`, `ssl.truststore.password` | the truststore file and its password; unset: the system's CAs |
 //! | `ssl.truststore.certificates` | PEM CA certificates inline (with type `PEM`) |
-//! | `ssl.keystore.type` | `PKCS12`, `PEM`, or `JKS` (default; read as PKCS#12, and a true JKS keystore is refused by [`Mm2Config::check_files`] with the `keytool` command that converts it) |
+//! | `ssl.keystore.type` | `JKS` (default, as in Kafka), `PKCS12` or `PEM`; read by content as the truststore is |
 //! | `ssl.keystore.location`, `ssl.keystore.password` | the client certificate and key for mutual TLS; a PEM file holds both, unencrypted |
 //! | `ssl.keystore.certificate.chain`, `ssl.keystore.key` | PEM client certificate and unencrypted key inline (with type `PEM`) |
-//! | `ssl.key.password` | PKCS#12: must equal the store password; PEM: refused (encrypted PEM keys are not supported) |
+//! | `ssl.key.password` | the private key's password in a JKS keystore (default: the store password, as in Kafka); in a PKCS#12 file it must be the store password; PEM: refused (encrypted PEM keys are not supported) |
 //! | `ssl.endpoint.identification.algorithm` | `https` (default). Empty turns off only the host name check in Kafka; the TLS layer has no such switch, so it is refused unless `replicator.tls.server.name` or `replicator.tls.insecure.skip.verification` is set for the cluster |
 //! | `client.id` | sent in request headers |
 //! | `request.timeout.ms`, `socket.connection.setup.timeout.ms`, `reconnect.backoff.ms`, `reconnect.backoff.max.ms`, `max.in.flight.requests.per.connection` | the connection's timeouts and limits |
@@ -156,9 +162,9 @@
 //!   conservatively for regexes (by their literal prefixes and exclusions).
 //!   With the default prefix policy active/active is safe: a topic whose
 //!   name says it came from the target is never sent back
-//!   ([`ReplicationPolicy::is_cycle`]; [`FlowConfig::topic_selection`]
-//!   builds it into the flow's [`crate::TopicSelection`] with
-//!   [`crate::TopicSelection::exclude_replicated_from`]).
+//!   ([`FlowConfig::topic_selection`] builds it into the flow's
+//!   [`replicator_core::TopicSelection`] with
+//!   [`replicator_core::TopicSelection::exclude_replicated_from`]).
 
 mod cluster;
 mod error;
@@ -169,7 +175,7 @@ pub mod properties;
 
 pub use cluster::{ClusterSettings, StoreFile};
 pub use error::{Mm2Error, Warning, WarningKind};
-pub use flow::{FlowConfig, ReplicationPolicy, StartPolicy, TopicPattern, DEFAULT_TOPICS_EXCLUDE};
+pub use flow::{FlowConfig, TopicPattern, DEFAULT_TOPICS_EXCLUDE};
 #[cfg(feature = "fuzzing")]
 pub(crate) use model::is_secret_key;
 pub use model::{

@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::secret::Password;
+use replicator_core::Password;
 
 /// The JAAS control flag. Kafka accepts all four and treats them alike for
 /// a single module.

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use super::*;
-use crate::config::{ClientIdentity, SaslMechanism, SecurityProtocol, TrustStore};
+use replicator_core::{
+    ClientIdentity, RenamePolicy, SaslMechanism, SecurityProtocol, StartFrom, TrustStore,
+};
 
 const BASE: &str = "clusters = a, b\n\
                     a.bootstrap.servers = a-1.example.com:9092\n\
@@ -32,12 +34,12 @@ fn minimal_file_uses_mm2_defaults() {
     assert!(f.enabled);
     assert_eq!(f.topics, vec![TopicPattern::parse(".*").unwrap()]);
     assert_eq!(f.topics_exclude.len(), 3);
-    assert_eq!(f.policy, ReplicationPolicy::default());
+    assert_eq!(f.policy, RenamePolicy::prefix("a"));
     assert_eq!(f.replication_factor, Some(2));
     assert!(f.sync_topic_configs);
     assert_eq!(f.refresh_interval, Some(Duration::from_secs(600)));
     assert_eq!(f.group_id, "kafka-replicator-a-b");
-    assert_eq!(f.start_policy, StartPolicy::Earliest);
+    assert_eq!(f.start_policy, StartFrom::Earliest);
     assert_eq!(f.max_in_flight_bytes, DEFAULT_MAX_IN_FLIGHT_BYTES);
     assert!(f.auto_create_topics);
     assert_eq!(f.line, 4);
@@ -322,12 +324,7 @@ fn flow_settings_override_top_level_ones() {
         ba.topics_exclude,
         vec![TopicPattern::Name("orders-tmp".into())]
     );
-    assert_eq!(
-        ab.policy,
-        ReplicationPolicy::Default {
-            separator: "_".into()
-        }
-    );
+    assert_eq!(ab.policy, RenamePolicy::prefix_with("a", "_"));
     assert_eq!(ab.remote_topic("orders"), "a_orders");
     assert_eq!(ab.refresh_interval, Some(Duration::from_secs(30)));
     assert_eq!(ba.refresh_interval, None);
@@ -354,7 +351,7 @@ fn policy_class_is_accepted_long_or_short() {
     ] {
         let c = parse(&format!("replication.policy.class = {v}\n")).unwrap();
         let p = &c.flow("a", "b").unwrap().policy;
-        assert_eq!(*p == ReplicationPolicy::Identity, identity, "{v}");
+        assert_eq!(*p == RenamePolicy::Identity, identity, "{v}");
     }
 }
 
@@ -363,31 +360,31 @@ fn start_policy_precedence() {
     let start = |extra: &str| parse(extra).unwrap().flow("a", "b").unwrap().start_policy;
     assert_eq!(
         start("consumer.auto.offset.reset = latest\n"),
-        StartPolicy::Latest
+        StartFrom::Latest
     );
     assert_eq!(
         start("replicator.start.policy = latest\n"),
-        StartPolicy::Latest
+        StartFrom::Latest
     );
     assert_eq!(
         start("a.consumer.auto.offset.reset = latest\n"),
-        StartPolicy::Latest
+        StartFrom::Latest
     );
     assert_eq!(
         start("b.consumer.auto.offset.reset = latest\n"),
-        StartPolicy::Earliest
+        StartFrom::Earliest
     );
     assert_eq!(
         start(
             "a.consumer.auto.offset.reset = latest\na->b.consumer.auto.offset.reset = earliest\n"
         ),
-        StartPolicy::Earliest
+        StartFrom::Earliest
     );
     assert_eq!(
         start(
             "a->b.consumer.auto.offset.reset = earliest\na->b.replicator.start.policy = LATEST\n"
         ),
-        StartPolicy::Latest
+        StartFrom::Latest
     );
 }
 
@@ -565,9 +562,10 @@ fn stores_map_to_the_connection_layer() {
     );
     assert_eq!(
         a.identity,
-        Some(ClientIdentity::Pkcs12 {
+        Some(ClientIdentity::KeyStore {
             path: "/etc/kafka/client.p12".into(),
-            password: Some("kpw".into())
+            password: Some("kpw".into()),
+            key_password: Some("kpw".into())
         })
     );
     let b = &c.clusters["b"].connection.tls;
@@ -580,24 +578,30 @@ fn stores_map_to_the_connection_layer() {
         })
     );
     assert_eq!(c.clusters["a"].store_files.len(), 2);
-    // A different key password, and encrypted PEM keys, are refused.
-    let (_, s) = err("a.security.protocol = SSL\na.ssl.keystore.type = PKCS12\na.ssl.keystore.location = /k.p12\na.ssl.keystore.password = one\na.ssl.key.password = two\n");
-    assert!(
-        s.starts_with("test.properties:9: a.ssl.key.password: differs"),
-        "{s}"
+    // A key password of its own goes with the store (JKS keys may have
+    // one); encrypted PEM keys are refused.
+    let c = parse("a.security.protocol = SSL\na.ssl.keystore.location = /k.jks\na.ssl.keystore.password = one\na.ssl.key.password = two\n").unwrap();
+    assert_eq!(
+        c.clusters["a"].connection.tls.identity,
+        Some(ClientIdentity::KeyStore {
+            path: "/k.jks".into(),
+            password: Some("one".into()),
+            key_password: Some("two".into())
+        })
     );
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     let (_, s) = err("a.security.protocol = SSL\na.ssl.keystore.type = PEM\na.ssl.keystore.location = /k.pem\na.ssl.key.password = two\n");
     assert!(s.contains("encrypted PEM"), "{s}");
-    // No keystore type: Kafka's JKS default, read as PKCS#12, with a note.
+    // No keystore type: Kafka's JKS default; the file is read by content.
     let c = parse("a.security.protocol = SSL\na.ssl.keystore.location = /k.jks\n").unwrap();
     assert!(matches!(
         c.clusters["a"].connection.tls.identity,
-        Some(ClientIdentity::Pkcs12 { .. })
+        Some(ClientIdentity::KeyStore { .. })
     ));
-    assert!(c
-        .warnings
-        .iter()
-        .any(|w| w.key == "a.ssl.keystore.location" && w.kind == WarningKind::Note));
+    assert_eq!(
+        c.clusters["a"].store_files[0].declared,
+        replicator_core::StoreFormat::Jks
+    );
 }
 
 #[test]
@@ -641,10 +645,7 @@ fn unreadable_stores_name_key_line_and_path() {
         jks.display()
     ));
     let s = e.to_string();
-    assert!(
-        s.contains("JKS keystore") && s.contains("keytool -importkeystore"),
-        "{s}"
-    );
+    assert!(s.contains("JKS keystore") && s.contains("truncated"), "{s}");
 
     // from_path + check_files.
     let file = dir.join("mm2.properties");
@@ -703,7 +704,6 @@ fn secrets_never_appear_in_errors_warnings_or_debug() {
         format!("a.security.protocol = SASL_SSL\na.sasl.jaas.config = PlainLoginModule required username=\"u\" password=\"{SECRET}\n"),
         format!("a.security.protocol = SASL_SSL\na.sasl.jaas.config = {SECRET}\n"),
         format!("a.security.protocol = SASL_SSL\na.sasl.jaas.config = {SECRET} required;\n"),
-        format!("a.security.protocol = SSL\na.ssl.keystore.type = PKCS12\na.ssl.keystore.location = /k\na.ssl.keystore.password = x\na.ssl.key.password = {SECRET}\n"),
         format!("a.security.protocol = SSL\na.ssl.keystore.type = PEM\na.ssl.keystore.location = /k\na.ssl.key.password = {SECRET}\n"),
         format!("a.producer.ssl.truststore.password = {SECRET}\n"),
         format!("a.security.protocol = SSL\na.ssl.truststore.password = {SECRET}\na.ssl.truststore.location = /t\na.ssl.truststore.certificates = x\n"),

@@ -8,24 +8,33 @@ use crate::error::Error;
 use crate::secret::Password;
 
 fn p12_error(what: &'static str, source: &str, e: p12_keystore::error::Error) -> Error {
-    let reason = match e {
-        p12_keystore::error::Error::MacError(_) => {
-            "wrong password (the integrity check failed)".to_owned()
-        }
-        other => other.to_string(),
+    let (reason, hint) = match e {
+        p12_keystore::error::Error::MacError(_) => (
+            "wrong password: the store password does not open it (its integrity check failed)"
+                .to_owned(),
+            if what.contains("truststore") {
+                "check the truststore password (ssl.truststore.password)"
+            } else {
+                "check the keystore password (ssl.keystore.password)"
+            },
+        ),
+        other => (
+            other.to_string(),
+            "check the password, and that the file is PKCS#12 (`openssl pkcs12 -info -in FILE` shows it)",
+        ),
     };
     Error::TlsMaterial {
         what,
         source_name: source.to_owned(),
         reason,
-        hint: "check the password, and that the file is PKCS#12 (`openssl pkcs12 -info -in FILE` shows it)".into(),
+        hint: hint.into(),
     }
 }
 
 /// Every certificate in a PKCS#12 truststore. Java marks trusted entries
 /// with its own attribute and OpenSSL does not, so all certificate bags
 /// count; a truststore has no keys.
-pub(super) fn pkcs12_trusted_certs(
+pub(super) fn trusted_certs(
     source: &str,
     data: &[u8],
     password: Option<&Password>,
@@ -50,7 +59,7 @@ pub(super) fn pkcs12_trusted_certs(
 }
 
 /// The one private key and its chain in a PKCS#12 keystore.
-pub(super) fn pkcs12_identity(
+pub(super) fn identity(
     source: &str,
     data: &[u8],
     password: Option<&Password>,

@@ -1,18 +1,17 @@
-//! Every MirrorMaker 2 file in `examples/config/` parses into the expected
+//! Every MirrorMaker 2 file in `mirror-cli/config/` parses into the expected
 //! model.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use replicator_core::mm2::{
-    Mm2Config, ReplicationPolicy, StartPolicy, TopicPattern, WarningKind,
-    DEFAULT_MAX_IN_FLIGHT_BYTES,
+use mirror_cli::mm2::{Mm2Config, TopicPattern, WarningKind, DEFAULT_MAX_IN_FLIGHT_BYTES};
+use replicator_core::{
+    ClientIdentity, RenamePolicy, SaslMechanism, SecurityProtocol, StartFrom, TrustStore,
 };
-use replicator_core::{ClientIdentity, SaslMechanism, SecurityProtocol, TrustStore};
 
 fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../examples/config")
+        .join("config")
         .join(name)
 }
 
@@ -80,13 +79,8 @@ fn quickstart() {
     );
     assert_eq!(f.topics, pats(&[".*"]));
     assert_eq!(f.replication_factor, Some(1));
-    assert_eq!(
-        f.policy,
-        ReplicationPolicy::Default {
-            separator: ".".into()
-        }
-    );
-    assert_eq!(f.start_policy, StartPolicy::Earliest);
+    assert_eq!(f.policy, RenamePolicy::prefix("a"));
+    assert_eq!(f.start_policy, StartFrom::Earliest);
     assert_eq!(f.group_id, "kafka-replicator-a-b");
     assert!(f.auto_create_topics);
     assert_eq!(f.line, 8);
@@ -202,7 +196,7 @@ fn msk() {
     assert_eq!(tls.connection.security_protocol, SecurityProtocol::Ssl);
     assert_eq!(tls.connection.tls.trust, TrustStore::System);
     let f = c.flow("msk-plain", "msk-tls").unwrap();
-    assert_eq!(f.policy, ReplicationPolicy::Identity);
+    assert_eq!(f.policy, RenamePolicy::Identity);
     assert_eq!(f.remote_topic("orders"), "orders");
     assert!(!f.auto_create_topics);
     assert_eq!(f.replication_factor, Some(3));
@@ -211,7 +205,7 @@ fn msk() {
 
 #[test]
 fn mtls_confluent() {
-    let c = load("mtls-confluent.properties");
+    let mut c = load("mtls-confluent.properties");
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     for dc in ["dc1", "dc2"] {
         let cc = c.cluster_config(dc).unwrap();
@@ -225,9 +219,11 @@ fn mtls_confluent() {
         );
         assert_eq!(
             cc.connection.tls.identity,
-            Some(ClientIdentity::Pkcs12 {
+            Some(ClientIdentity::KeyStore {
                 path: format!("/var/ssl/private/{dc}.client.keystore.p12").into(),
-                password: Some("KEYSTORE-PASSWORD".into())
+                password: Some("KEYSTORE-PASSWORD".into()),
+                // dc1 repeats the store password as ssl.key.password.
+                key_password: (dc == "dc1").then(|| "KEYSTORE-PASSWORD".into())
             })
         );
         assert_eq!(c.clusters[dc].store_files.len(), 2);
@@ -277,7 +273,7 @@ fn nat_overrides() {
     let f = c.flow("onprem", "cloud").unwrap();
     assert_eq!(f.topics, pats(&[r"telemetry\..*"]));
     assert!(f.selects("telemetry.cpu") && !f.selects("telemetryXcpu"));
-    assert_eq!(f.start_policy, StartPolicy::Latest);
+    assert_eq!(f.start_policy, StartFrom::Latest);
     assert_eq!(f.group_id, "replicator-onprem-telemetry");
     assert_eq!(f.max_in_flight_bytes, 32 * 1024 * 1024);
     assert_ne!(f.max_in_flight_bytes, DEFAULT_MAX_IN_FLIGHT_BYTES);
@@ -294,12 +290,7 @@ fn active_active() {
     let ew = c.flow("east", "west").unwrap();
     let we = c.flow("west", "east").unwrap();
     for f in [ew, we] {
-        assert_eq!(
-            f.policy,
-            ReplicationPolicy::Default {
-                separator: ".".into()
-            }
-        );
+        assert_eq!(f.policy, RenamePolicy::prefix(f.source.clone()));
         assert_eq!(f.topics, pats(&["orders", "payments", "audit-.*"]));
         assert_eq!(f.refresh_interval, Some(Duration::from_secs(60)));
         assert_eq!(f.replication_factor, Some(3));

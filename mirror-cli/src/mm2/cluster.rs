@@ -6,12 +6,11 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cluster::{parse_bootstrap, AddressOverrides, ClusterConfig};
-use crate::config::{
-    ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
-    TrustStore,
+use replicator_core::cluster::parse_bootstrap;
+use replicator_core::{
+    AddressOverrides, ClientIdentity, ClusterConfig, ConnectionConfig, Password, SaslConfig,
+    SaslMechanism, SecurityProtocol, StoreFormat, TlsConfig, TrustStore,
 };
-use crate::secret::Password;
 
 use super::error::{Mm2Error, WarningKind};
 use super::jaas::{self, LoginModule};
@@ -27,18 +26,17 @@ pub struct StoreFile {
     pub line: usize,
     /// The path.
     pub path: PathBuf,
+    /// The store type the file is declared as (`ssl.*.type`, else Kafka's
+    /// default `JKS`). The file is read by content whatever it says; a
+    /// mismatch is a warning.
+    pub declared: StoreFormat,
     pub(crate) kind: StoreKind,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StoreKind {
     Trust(TrustStore),
-    /// `declared_jks`: the file was declared JKS (Kafka's default type) and
-    /// is read as PKCS#12, which Java also accepts under that type.
-    Identity {
-        identity: ClientIdentity,
-        declared_jks: bool,
-    },
+    Identity(ClientIdentity),
 }
 
 /// One cluster's connection settings from the file.
@@ -290,7 +288,7 @@ pub(crate) fn build(
 
     let mut address_overrides = AddressOverrides::default();
     if let Some(raw) = own.get("replicator.address.overrides") {
-        address_overrides = raw.value.parse().map_err(|e: crate::Error| {
+        address_overrides = raw.value.parse().map_err(|e: replicator_core::Error| {
             ctx.value_err(
                 raw,
                 &e.to_string(),
@@ -331,13 +329,15 @@ pub(crate) fn build(
     })
 }
 
-fn store_type(ctx: &Ctx<'_>, raw: Option<&Raw>, what: &str) -> Result<(String, bool), Mm2Error> {
+fn store_type(ctx: &Ctx<'_>, raw: Option<&Raw>, what: &str) -> Result<StoreFormat, Mm2Error> {
     match raw {
-        None => Ok(("JKS".into(), false)),
+        None => Ok(StoreFormat::Jks),
         Some(raw) => {
             let t = raw.value.trim().to_ascii_uppercase();
             match t.as_str() {
-                "JKS" | "PKCS12" | "PEM" => Ok((t, true)),
+                "JKS" => Ok(StoreFormat::Jks),
+                "PKCS12" => Ok(StoreFormat::Pkcs12),
+                "PEM" => Ok(StoreFormat::Pem),
                 _ => Err(ctx.value_err(
                     raw,
                     &format!(
@@ -364,7 +364,7 @@ fn tls(
     let mut tls = TlsConfig::default();
 
     // Trust.
-    let (ts_type, _) = store_type(ctx, v.get("ssl.truststore.type"), "truststore")?;
+    let ts_type = store_type(ctx, v.get("ssl.truststore.type"), "truststore")?;
     let ts_password = v.get("ssl.truststore.password");
     match (
         v.get("ssl.truststore.location"),
@@ -379,12 +379,12 @@ fn tls(
         }
         (Some(loc), None) => {
             let path = PathBuf::from(loc.value.trim());
-            tls.trust = match ts_type.as_str() {
-                "PKCS12" => TrustStore::Pkcs12 {
+            tls.trust = match ts_type {
+                StoreFormat::Pkcs12 => TrustStore::Pkcs12 {
                     path: path.clone(),
                     password: password(ts_password),
                 },
-                "PEM" => {
+                StoreFormat::Pem => {
                     if let Some(p) = ts_password {
                         ctx.warn(
                             WarningKind::NoEffect,
@@ -403,11 +403,12 @@ fn tls(
                 key: loc.key.clone(),
                 line: loc.line,
                 path,
+                declared: ts_type,
                 kind: StoreKind::Trust(tls.trust.clone()),
             });
         }
         (None, Some(certs)) => {
-            if ts_type != "PEM" {
+            if ts_type != StoreFormat::Pem {
                 return Err(ctx.value_err(
                     certs,
                     "needs ssl.truststore.type=PEM",
@@ -428,7 +429,7 @@ fn tls(
     }
 
     // Client identity (mutual TLS).
-    let (ks_type, ks_type_set) = store_type(ctx, v.get("ssl.keystore.type"), "keystore")?;
+    let ks_type = store_type(ctx, v.get("ssl.keystore.type"), "keystore")?;
     let ks_password = v.get("ssl.keystore.password");
     let key_password = v.get("ssl.key.password");
     let chain = v.get("ssl.keystore.certificate.chain");
@@ -442,60 +443,40 @@ fn tls(
             ));
         }
         let path = PathBuf::from(loc.value.trim());
-        let identity = match ks_type.as_str() {
-            "PEM" => {
-                if let Some(kp) = key_password {
-                    return Err(ctx.value_err(
-                        kp,
-                        "encrypted PEM private keys are not supported",
-                        &format!("an unencrypted key: decrypt it with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem` and remove {alias}.ssl.key.password, or use a PKCS12 keystore"),
-                    ));
-                }
-                if let Some(p) = ks_password {
-                    ctx.warn(WarningKind::NoEffect, p, "has no effect: a PEM keystore file has no store password (Kafka refuses it too)");
-                }
-                ClientIdentity::PemFiles {
-                    cert_chain: path.clone(),
-                    key: path.clone(),
-                }
+        let identity = if ks_type == StoreFormat::Pem {
+            if let Some(kp) = key_password {
+                return Err(ctx.value_err(
+                    kp,
+                    "encrypted PEM private keys are not supported",
+                    &format!("an unencrypted key: decrypt it with `openssl pkcs8 -topk8 -nocrypt -in key.pem -out key-plain.pem` and remove {alias}.ssl.key.password, or use a PKCS12 or JKS keystore"),
+                ));
             }
-            _ => {
-                if let (Some(kp), Some(sp)) = (key_password, ks_password) {
-                    if kp.value.trim() != sp.value.trim() {
-                        return Err(ctx.value_err(
-                            kp,
-                            "differs from ssl.keystore.password; a key password different from the store password is not supported",
-                            "the same password for the key and the keystore (re-export with `openssl pkcs12 -export`), or no ssl.key.password",
-                        ));
-                    }
-                }
-                let pw = password(ks_password).or_else(|| password(key_password));
-                ClientIdentity::Pkcs12 {
-                    path: path.clone(),
-                    password: pw,
-                }
+            if let Some(p) = ks_password {
+                ctx.warn(WarningKind::NoEffect, p, "has no effect: a PEM keystore file has no store password (Kafka refuses it too)");
+            }
+            ClientIdentity::PemFiles {
+                cert_chain: path.clone(),
+                key: path.clone(),
+            }
+        } else {
+            // JKS or PKCS#12, told apart by content when loaded; the key
+            // password defaults to the store password, as in Kafka.
+            ClientIdentity::KeyStore {
+                path: path.clone(),
+                password: password(ks_password),
+                key_password: password(key_password),
             }
         };
-        let declared_jks = ks_type == "JKS";
-        if declared_jks && !ks_type_set {
-            ctx.warn(
-                WarningKind::Note,
-                loc,
-                "ssl.keystore.type is not set, so Kafka's default JKS applies; the file is read as PKCS#12 (as Java does for PKCS#12 files), and a true JKS keystore is refused by check_files",
-            );
-        }
         store_files.push(StoreFile {
             key: loc.key.clone(),
             line: loc.line,
             path,
-            kind: StoreKind::Identity {
-                identity: identity.clone(),
-                declared_jks,
-            },
+            declared: ks_type,
+            kind: StoreKind::Identity(identity.clone()),
         });
         tls.identity = Some(identity);
     } else if let (Some(chain), Some(key)) = (chain, inline_key) {
-        if ks_type != "PEM" {
+        if ks_type != StoreFormat::Pem {
             return Err(ctx.value_err(
                 chain,
                 "needs ssl.keystore.type=PEM",
@@ -696,30 +677,19 @@ fn sasl(
     Ok(SaslConfig::new(mechanism, username, pw.clone()))
 }
 
-/// Checks that a store file can be read and loaded (with its password).
-pub(crate) fn check_store(file: &StoreFile) -> Result<(), String> {
-    let mut f = std::fs::File::open(&file.path)
+/// Checks that a store file can be read and loaded (with its passwords);
+/// returns what it holds when that differs from the declared type.
+pub(crate) fn check_store(file: &StoreFile) -> Result<Option<StoreFormat>, String> {
+    // Stores are small; the first MiB tells a PEM preamble from a store.
+    let mut head = Vec::new();
+    std::fs::File::open(&file.path)
+        .and_then(|f| f.take(1 << 20).read_to_end(&mut head))
         .map_err(|e| format!("{e}. Check the path and that this process may read it"))?;
+    let found = StoreFormat::detect(&head);
     match &file.kind {
-        StoreKind::Trust(trust) => crate::tls::root_store(trust)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
-        StoreKind::Identity {
-            identity,
-            declared_jks,
-        } => {
-            if *declared_jks {
-                let mut magic = [0u8; 4];
-                if f.read_exact(&mut magic).is_ok() && magic == [0xFE, 0xED, 0xFE, 0xED] {
-                    return Err(format!(
-                        "it is a JKS keystore, and only PKCS#12 and PEM keystores can be read here. Convert it with `keytool -importkeystore -srckeystore {p} -destkeystore {p}.p12 -deststoretype PKCS12` and set ssl.keystore.type=PKCS12",
-                        p = file.path.display()
-                    ));
-                }
-            }
-            crate::tls::client_identity(identity)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
+        StoreKind::Trust(trust) => trust.check(),
+        StoreKind::Identity(identity) => identity.check(),
     }
+    .map_err(|e| e.to_string())?;
+    Ok(found.filter(|&f| f != file.declared))
 }

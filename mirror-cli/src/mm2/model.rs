@@ -5,15 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cluster::ClusterConfig;
+use replicator_core::{ClusterConfig, RenamePolicy, StartFrom};
 
 use super::cluster::{
     self, is_connection_key, ClusterSettings, CLIENT_KEYS, REPLICATOR_CLUSTER_KEYS,
 };
 use super::error::{Mm2Error, Warning, WarningKind};
 use super::flow::{
-    may_overlap, parse_list, FlowConfig, ReplicationPolicy, Selection, StartPolicy, TopicPattern,
-    DEFAULT_TOPICS_EXCLUDE,
+    may_overlap, parse_list, FlowConfig, Selection, TopicPattern, DEFAULT_TOPICS_EXCLUDE,
 };
 use super::properties;
 
@@ -299,7 +298,7 @@ impl Mm2Config {
 
     /// [`Mm2Config::from_path`], then [`Mm2Config::check_files`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Mm2Error> {
-        let config = Self::from_path(path)?;
+        let mut config = Self::from_path(path)?;
         config.check_files()?;
         Ok(config)
     }
@@ -316,28 +315,49 @@ impl Mm2Config {
     }
 
     /// Opens every truststore, keystore and PEM file named by the clusters
-    /// of enabled flows and loads it with its password, so that a wrong
+    /// of enabled flows and loads it with its passwords, so that a wrong
     /// path, an unreadable file or a wrong password is reported now, with
-    /// the key and line that name it.
-    pub fn check_files(&self) -> Result<(), Mm2Error> {
+    /// the key and line that name it. Stores are read by what they hold; a
+    /// file whose content is not its declared type (a PKCS#12 file named
+    /// `.jks` under Kafka's default `JKS`, say) adds a
+    /// [`WarningKind::StoreType`] warning naming the file.
+    pub fn check_files(&mut self) -> Result<(), Mm2Error> {
         let used: BTreeSet<&str> = self
             .enabled_flows()
             .flat_map(|f| [f.source.as_str(), f.target.as_str()])
             .collect();
+        let mut warnings = Vec::new();
         for alias in used {
             let Some(c) = self.clusters.get(alias) else {
                 continue;
             };
             for file in &c.store_files {
-                cluster::check_store(file).map_err(|reason| Mm2Error::Store {
+                let found = cluster::check_store(file).map_err(|reason| Mm2Error::Store {
                     origin: self.origin.clone(),
                     line: file.line,
                     key: file.key.clone(),
                     path: file.path.clone(),
                     reason,
                 })?;
+                if let Some(found) = found {
+                    warnings.push(Warning {
+                        kind: WarningKind::StoreType,
+                        origin: self.origin.clone(),
+                        line: Some(file.line),
+                        key: file.key.clone(),
+                        message: format!(
+                            "{} holds a {} store, not {} as its type says; it is read as {}",
+                            file.path.display(),
+                            found.name(),
+                            file.declared.name(),
+                            found.name()
+                        ),
+                    });
+                }
             }
         }
+        self.warnings.extend(warnings);
+        self.warnings.sort_by_key(|w| w.line);
         Ok(())
     }
 
@@ -377,10 +397,10 @@ fn role_key(k: &str) -> Option<(Role, &str)> {
     }
 }
 
-fn parse_start_policy(ctx: &Ctx<'_>, raw: &Raw) -> Result<StartPolicy, Mm2Error> {
+fn parse_start_policy(ctx: &Ctx<'_>, raw: &Raw) -> Result<StartFrom, Mm2Error> {
     match raw.value.trim().to_ascii_lowercase().as_str() {
-        "earliest" => Ok(StartPolicy::Earliest),
-        "latest" => Ok(StartPolicy::Latest),
+        "earliest" => Ok(StartFrom::Earliest),
+        "latest" => Ok(StartFrom::Latest),
         other => Err(ctx.value_err(
             raw,
             &format!("{other:?} is not a start policy"),
@@ -399,7 +419,7 @@ fn role_override(
     client_key: &str,
     scope: &str,
     expected: &[Option<&Raw>],
-    start: &mut Option<(StartPolicy, Raw)>,
+    start: &mut Option<(StartFrom, Raw)>,
 ) -> Result<(), Mm2Error> {
     let role_name = match role {
         Role::Consumer => "consumer",
@@ -594,7 +614,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
     // Top-level keys.
     let mut client_defaults = BTreeMap::new();
     let mut flow_defaults = BTreeMap::new();
-    let mut global_start: Option<(StartPolicy, Raw)> = None;
+    let mut global_start: Option<(StartFrom, Raw)> = None;
     for (k, raw) in &b.global {
         if CLIENT_KEYS.contains(&k.as_str()) {
             client_defaults.insert(k.clone(), raw.clone());
@@ -660,7 +680,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
     // Clusters.
     let empty = BTreeMap::new();
     let mut clusters = BTreeMap::new();
-    let mut cluster_start: BTreeMap<String, (StartPolicy, Raw)> = BTreeMap::new();
+    let mut cluster_start: BTreeMap<String, (StartFrom, Raw)> = BTreeMap::new();
     for alias in &aliases {
         let own = b.clusters.get(alias).unwrap_or(&empty);
         let settings = cluster::build(&mut ctx, alias, own, &client_defaults)?;
@@ -860,7 +880,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
             }
         };
         let policy = if policy == "IdentityReplicationPolicy" {
-            ReplicationPolicy::Identity
+            RenamePolicy::Identity
         } else {
             let separator = match get("replication.policy.separator") {
                 None => ".".to_owned(),
@@ -876,7 +896,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
                     s.to_owned()
                 }
             };
-            ReplicationPolicy::Default { separator }
+            RenamePolicy::prefix_with(src, separator)
         };
 
         let replication_factor = match get("replication.factor") {
@@ -935,7 +955,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
         } else if let Some((p, _)) = &global_start {
             *p
         } else {
-            StartPolicy::Earliest
+            StartFrom::Earliest
         };
 
         let max_in_flight_bytes = match get_ours("max.in.flight.bytes") {
@@ -1092,7 +1112,7 @@ const LOOP_FIX: &str = "Make the topic selections disjoint (for example give eac
 
 /// Refuses flows that would copy the same records around a cycle forever.
 fn check_loops(origin: &str, enabled: &[&FlowConfig]) -> Result<(), Mm2Error> {
-    let identity = |f: &FlowConfig| f.policy == ReplicationPolicy::Identity;
+    let identity = |f: &FlowConfig| matches!(f.policy, RenamePolicy::Identity);
     let err = |f: &FlowConfig, reason: String| Mm2Error::Flow {
         origin: origin.to_owned(),
         line: f.line,
@@ -1116,7 +1136,7 @@ fn check_loops(origin: &str, enabled: &[&FlowConfig]) -> Result<(), Mm2Error> {
                 }
                 (true, false) | (false, true) => {
                     let (x, y) = if identity(f) { (f, g) } else { (g, f) };
-                    let ReplicationPolicy::Default { separator } = &y.policy else {
+                    let RenamePolicy::Prefix { separator, .. } = &y.policy else {
                         continue;
                     };
                     let prefix = format!("{}{}", y.source, separator);
