@@ -17,7 +17,8 @@
 //! - [`fake_source`]: a scripted source cluster on the fake broker whose
 //!   Fetch answers a test writes, for the mirror tests.
 //! - [`pki`] and [`tls_proxy`]: certificates made per test (expired, wrong
-//!   name, PKCS#12, JKS) and a `stunnel4` front that serves them.
+//!   name, PKCS#12) and a `stunnel4` front that serves them; [`keytool`]:
+//!   JKS and PKCS#12 stores written by the real `keytool`.
 //! - [`tshark`]: loopback captures decoded by Wireshark's Kafka dissector.
 //! - [`requests`], [`round_trip`], [`log_capture`]: shared request builders,
 //!   the every-API round trip, and `tracing` capture for assertions.
@@ -28,6 +29,7 @@
 mod error;
 pub mod fake_broker;
 pub mod fake_source;
+pub mod keytool;
 pub mod log_capture;
 pub mod mirror_support;
 pub mod mock;

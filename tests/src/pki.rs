@@ -18,7 +18,7 @@ use rcgen::{
 };
 use tempfile::TempDir;
 
-use crate::{tansu::run_with_timeout, HarnessError, Result};
+use crate::{keytool, tansu::run_with_timeout, HarnessError, Result};
 
 /// When a certificate is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +212,7 @@ impl Pki {
     }
 
     /// A truststore `file` of `store_type` (`JKS` or `PKCS12`) holding the
-    /// CA, written by `keytool -importcert`.
+    /// CA, written by `keytool` ([`keytool::truststore`]).
     pub fn keytool_truststore(
         &self,
         file: &str,
@@ -220,32 +220,14 @@ impl Pki {
         password: &str,
     ) -> Result<PathBuf> {
         let out = self.dir.path().join(file);
-        keytool(&[
-            "-importcert",
-            "-noprompt",
-            "-alias",
-            "caroot",
-            "-file",
-            &s(&self.ca_cert),
-            "-keystore",
-            &s(&out),
-            "-storetype",
-            store_type,
-            "-storepass",
-            password,
-        ])?;
+        keytool::truststore(&self.ca_cert, &out, store_type, password)?;
         Ok(out)
     }
 
-    /// A client keystore `file` made as Kafka's security guide does, all
-    /// by `keytool` but the signature: `-genkeypair` (RSA 2048, alias
-    /// `client`, common name `cn`) into a store of `store_type` (`JKS` or
-    /// `PKCS12`), `-certreq`, the request signed by this CA with `openssl
-    /// x509 -req`, then the CA and the signed certificate imported back.
-    /// `key_password` protects the key (keytool ignores it for PKCS12,
-    /// whose key gets the store password).
+    /// A client keystore `file` signed by this CA, made by `keytool` as
+    /// Kafka's security guide does ([`keytool::keystore`]).
     pub fn keytool_keystore(
-        &mut self,
+        &self,
         file: &str,
         store_type: &str,
         store_password: &str,
@@ -253,88 +235,11 @@ impl Pki {
         cn: &str,
     ) -> Result<PathBuf> {
         let out = self.dir.path().join(file);
-        let store = |extra: &[&str]| -> Vec<String> {
-            let mut a: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-            a.extend(
-                [
-                    "-keystore",
-                    &s(&out),
-                    "-storetype",
-                    store_type,
-                    "-storepass",
-                    store_password,
-                ]
-                .map(str::to_owned),
-            );
-            a
+        let ca = keytool::Ca {
+            cert: &self.ca_cert,
+            key: &self.ca_key_file,
         };
-        let run = |args: Vec<String>| keytool(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        run(store(&[
-            "-genkeypair",
-            "-noprompt",
-            "-alias",
-            "client",
-            "-keyalg",
-            "RSA",
-            "-keysize",
-            "2048",
-            "-validity",
-            "30",
-            "-dname",
-            &format!("CN={cn}"),
-            "-keypass",
-            key_password,
-        ]))?;
-        let csr = self.dir.path().join(format!("{file}.csr"));
-        run(store(&[
-            "-certreq",
-            "-alias",
-            "client",
-            "-file",
-            &s(&csr),
-            "-keypass",
-            key_password,
-        ]))?;
-        let ext = self.dir.path().join(format!("{file}.ext"));
-        write(&ext, b"extendedKeyUsage = clientAuth\n")?;
-        let signed = self.dir.path().join(format!("{file}.signed.pem"));
-        self.serial += 1;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &s(&csr),
-            "-CA",
-            &s(&self.ca_cert),
-            "-CAkey",
-            &s(&self.ca_key_file),
-            "-set_serial",
-            &self.serial.to_string(),
-            "-days",
-            "30",
-            "-extfile",
-            &s(&ext),
-            "-out",
-            &s(&signed),
-        ])?;
-        run(store(&[
-            "-importcert",
-            "-noprompt",
-            "-alias",
-            "caroot",
-            "-file",
-            &s(&self.ca_cert),
-        ]))?;
-        run(store(&[
-            "-importcert",
-            "-noprompt",
-            "-alias",
-            "client",
-            "-file",
-            &s(&signed),
-            "-keypass",
-            key_password,
-        ]))?;
+        keytool::keystore(&ca, &out, store_type, store_password, key_password, cn)?;
         Ok(out)
     }
 }
@@ -347,21 +252,4 @@ fn openssl(args: &[&str]) -> Result<()> {
     let mut cmd = Command::new("openssl");
     cmd.args(args);
     run_with_timeout(cmd, Duration::from_secs(30)).map(drop)
-}
-
-/// Runs the JDK's `keytool`, which tells a missing program apart.
-fn keytool(args: &[&str]) -> Result<()> {
-    let mut cmd = Command::new("keytool");
-    cmd.args(args);
-    match run_with_timeout(cmd, Duration::from_secs(60)) {
-        Err(HarnessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Err(HarnessError::ProgramNotFound {
-                program: "keytool",
-                hint:
-                    "Install a Java runtime (`.ci/install-deps apt` installs default-jre-headless)"
-                        .into(),
-            })
-        }
-        other => other.map(drop),
-    }
 }

@@ -256,7 +256,7 @@ async fn keytool_pkcs12_store_named_jks() {
 /// that names the file and which password (never its value).
 #[tokio::test]
 async fn wrong_store_and_key_passwords_name_the_file_and_the_password() {
-    let mut pki = pki();
+    let pki = pki();
     let jks = pki
         .keytool_keystore(
             "client.keystore.jks",
