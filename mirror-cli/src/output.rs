@@ -337,33 +337,30 @@ impl Output {
             drained = s.drained,
             "summary"
         );
-        for p in &s.partitions {
-            let offset = p.committed_offset;
-            if p.state == PartitionState::Failed {
-                tracing::error!(
+        // One event per partition; FAILED ones at error level.
+        macro_rules! partition {
+            ($level:expr, $p:expr) => {
+                tracing::event!(
                     target: TARGET,
+                    $level,
                     flow,
-                    topic = %p.source_topic,
-                    target_topic = %p.target_topic,
-                    partition = p.partition,
-                    offset,
-                    state = %p.state,
-                    "FAILED: {}",
-                    p.reason.as_deref().unwrap_or("no reason recorded")
-                );
-            } else {
-                tracing::info!(
-                    target: TARGET,
-                    flow,
-                    topic = %p.source_topic,
-                    target_topic = %p.target_topic,
-                    partition = p.partition,
-                    offset,
-                    state = %p.state,
-                    records = p.totals.records,
-                    bytes = p.totals.bytes,
+                    topic = %$p.source_topic,
+                    target_topic = %$p.target_topic,
+                    partition = $p.partition,
+                    offset = $p.committed_offset,
+                    state = %$p.state,
+                    reason = $p.reason.as_deref(),
+                    records = $p.totals.records,
+                    bytes = $p.totals.bytes,
                     "partition summary"
-                );
+                )
+            };
+        }
+        for p in &s.partitions {
+            if p.state == PartitionState::Failed {
+                partition!(tracing::Level::ERROR, p);
+            } else {
+                partition!(tracing::Level::INFO, p);
             }
         }
     }

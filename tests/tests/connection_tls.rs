@@ -174,82 +174,72 @@ async fn jks_truststore_with_pem_client_certificate() {
     connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
 }
 
-/// The stores of Kafka's security guide: a JKS truststore and a JKS
-/// keystore whose key has a password of its own, both by `keytool`.
-#[tokio::test]
-async fn keytool_jks_keystore_and_truststore_for_mtls() {
+/// A JKS or PKCS#12 truststore and keystore, as [`ClientIdentity::KeyStore`]
+/// under Kafka's default type (JKS), with these passwords.
+fn java_stores(
+    truststore: &std::path::Path,
+    trust_password: &str,
+    keystore: &std::path::Path,
+    store_password: &str,
+    key_password: Option<&str>,
+) -> TlsConfig {
+    TlsConfig {
+        trust: TrustStore::Jks {
+            path: truststore.to_owned(),
+            password: Some(Password::new(trust_password)),
+        },
+        identity: Some(ClientIdentity::KeyStore {
+            path: keystore.to_owned(),
+            password: Some(Password::new(store_password)),
+            key_password: key_password.map(Password::new),
+        }),
+        ..TlsConfig::default()
+    }
+}
+
+/// mTLS with stores `keytool` wrote as `store_type`, both named `.jks`:
+/// the file holds `store_type` whatever its name, and it works.
+async fn mtls_with_keytool_stores(store_type: &str, key_password: &str) {
     let mut pki = pki();
     let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
     let truststore = pki
-        .keytool_truststore("client.truststore.jks", "JKS", "trust-secret")
+        .keytool_truststore("client.truststore.jks", store_type, "trust-secret")
         .unwrap();
     let keystore = pki
         .keytool_keystore(
             "client.keystore.jks",
-            "JKS",
+            store_type,
             "store-secret",
-            "key-secret",
+            key_password,
             "replicator",
         )
         .unwrap();
-    let head = std::fs::read(&keystore).unwrap();
-    assert_eq!(head[..4], [0xFE, 0xED, 0xFE, 0xED], "keytool wrote JKS");
-    let tls = TlsConfig {
-        trust: TrustStore::Jks {
-            path: truststore,
-            password: Some(Password::new("trust-secret")),
-        },
-        identity: Some(ClientIdentity::KeyStore {
-            path: keystore,
-            password: Some(Password::new("store-secret")),
-            key_password: Some(Password::new("key-secret")),
-        }),
-        ..TlsConfig::default()
-    };
+    let format = StoreFormat::detect(&std::fs::read(&keystore).unwrap());
+    assert_eq!(format.map(StoreFormat::name), Some(store_type));
+    let tls = java_stores(
+        &truststore,
+        "trust-secret",
+        &keystore,
+        "store-secret",
+        Some(key_password),
+    );
     connect(&proxy.bootstrap(), tls_config(tls))
         .await
         .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+}
+
+/// The stores of Kafka's security guide: a JKS truststore and a JKS
+/// keystore whose key has a password of its own, both by `keytool`.
+#[tokio::test]
+async fn keytool_jks_keystore_and_truststore_for_mtls() {
+    mtls_with_keytool_stores("JKS", "key-secret").await;
 }
 
 /// `keytool -genkeypair` writes PKCS#12 whatever the file is called: a
 /// `.jks` name and Kafka's default type JKS still work.
 #[tokio::test]
 async fn keytool_pkcs12_store_named_jks() {
-    let mut pki = pki();
-    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
-    let keystore = pki
-        .keytool_keystore(
-            "client.keystore.jks",
-            "PKCS12",
-            "store-secret",
-            "store-secret",
-            "replicator",
-        )
-        .unwrap();
-    let truststore = pki
-        .keytool_truststore("client.truststore.jks", "PKCS12", "trust-secret")
-        .unwrap();
-    let head = std::fs::read(&keystore).unwrap();
-    assert_eq!(
-        StoreFormat::detect(&head),
-        Some(StoreFormat::Pkcs12),
-        "keytool wrote PKCS#12"
-    );
-    let tls = TlsConfig {
-        trust: TrustStore::Jks {
-            path: truststore,
-            password: Some(Password::new("trust-secret")),
-        },
-        identity: Some(ClientIdentity::KeyStore {
-            path: keystore,
-            password: Some(Password::new("store-secret")),
-            key_password: None,
-        }),
-        ..TlsConfig::default()
-    };
-    connect(&proxy.bootstrap(), tls_config(tls))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+    mtls_with_keytool_stores("PKCS12", "store-secret").await;
 }
 
 /// Each wrong password is refused before any connection, with an error
@@ -278,17 +268,8 @@ async fn wrong_store_and_key_passwords_name_the_file_and_the_password() {
     let trust = pki
         .keytool_truststore("client.truststore.jks", "JKS", "trust-secret")
         .unwrap();
-    let identity = |path: &std::path::Path, store: &str, key: Option<&str>| TlsConfig {
-        trust: TrustStore::Jks {
-            path: trust.clone(),
-            password: Some(Password::new("trust-secret")),
-        },
-        identity: Some(ClientIdentity::KeyStore {
-            path: path.to_owned(),
-            password: Some(Password::new(store)),
-            key_password: key.map(Password::new),
-        }),
-        ..TlsConfig::default()
+    let identity = |path: &std::path::Path, store: &str, key: Option<&str>| {
+        java_stores(&trust, "trust-secret", path, store, key)
     };
     let cases = [
         (
