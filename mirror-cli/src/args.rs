@@ -110,8 +110,7 @@ pub enum Request {
 }
 
 /// Why the arguments do not ask for a run: help or version text (printed
-/// to stdout, exit 0) or a usage error (stderr, exit 2). `message` is what
-/// clap would print.
+/// to stdout, exit 0) or a usage error (stderr, exit 2), as clap words it.
 #[derive(Debug)]
 pub struct Refused {
     /// The exit code.
