@@ -30,7 +30,7 @@ log "installing Tansu and the Python venv (skipped when present)"
 .ci/install-deps venv
 PY="$REPO/.venv/bin/python"
 
-log "cargo install --locked --path mirror-cli (kafka-mirror, into ~/.cargo/bin)"
+log "cargo install --locked --path mirror-cli (kafka-mirror, into ${CARGO_INSTALL_ROOT:-~/.cargo}/bin)"
 cargo install --quiet --locked --path mirror-cli
 KAFKA_MIRROR="$HOME/.cargo/bin/kafka-mirror"
 if [ -n "${CARGO_INSTALL_ROOT:-}" ]; then

@@ -189,9 +189,16 @@ async fn metrics_status_health_and_json_logs_of_a_running_mirror() {
     });
     let base = format!("http://{}", listening["addr"].as_str().unwrap());
 
-    // Everything copied: the exposition, read by prometheus_client.
+    // Everything copied: the exposition, read by prometheus_client. The
+    // engine publishes its metrics every 50 ms, so wait for those too.
     let s = scrape_until(&base, Duration::from_secs(60), "200 records copied", |s| {
-        records_copied(s) == 200
+        let published = s["metrics"]["replicator_mirror_records"]["samples"]
+            .as_array()
+            .map_or(0.0, |v| v.iter().filter_map(|x| x["value"].as_f64()).sum());
+        let lag: f64 = s["metrics"]["replicator_mirror_lag_records"]["samples"]
+            .as_array()
+            .map_or(1.0, |v| v.iter().filter_map(|x| x["value"].as_f64()).sum());
+        records_copied(s) == 200 && published == 200.0 && lag == 0.0
     });
     assert_eq!(
         s["content_type"].as_str(),
