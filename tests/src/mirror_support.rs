@@ -317,6 +317,37 @@ pub fn assert_holds(bootstrap: &str, topic: &str, want: &[Rec], timeout: Duratio
     assert_same(topic, want, &consume(bootstrap, topic, want.len(), timeout));
 }
 
+/// Every source record appears on the target in source order; a record may
+/// repeat only right after a resend (at-least-once), never skip.
+pub fn assert_in_order_no_gap(source: &[Rec], target: &[Rec]) -> usize {
+    let (s, t) = (by_partition(source), by_partition(target));
+    let mut dups = 0;
+    for (p, sr) in &s {
+        let tr = t.get(p).cloned().unwrap_or_default();
+        let mut next = 0usize; // index in sr of the next new record
+        for r in &tr {
+            if next < sr.len() && *r == sr[next] {
+                next += 1;
+            } else {
+                let earlier = sr[..next].iter().rposition(|x| x == r);
+                assert!(
+                    earlier.is_some(),
+                    "partition {p}: unexpected or out-of-order record {r:?} (expected {:?})",
+                    sr.get(next)
+                );
+                dups += 1;
+            }
+        }
+        assert_eq!(
+            next,
+            sr.len(),
+            "partition {p}: only {next} of {} source records arrived",
+            sr.len()
+        );
+    }
+    dups
+}
+
 /// Polls `f` every 20 ms until it is true; panics with `what` after `timeout`.
 pub async fn wait_for(what: &str, timeout: Duration, f: impl FnMut() -> bool) {
     wait_for_or(what, timeout, f, String::new).await
