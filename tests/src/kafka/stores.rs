@@ -29,7 +29,8 @@ pub struct KafkaStores {
     pub truststore_jks: PathBuf,
     /// The same, PKCS#12.
     pub truststore_p12: PathBuf,
-    /// A client key and certificate (CN=mirror-client) for mutual TLS, PKCS#12.
+    /// A client key (RSA) and certificate (CN=mirror-client) for mutual
+    /// TLS, PKCS#12.
     pub client_p12: PathBuf,
     /// The same, JKS.
     pub client_jks: PathBuf,
@@ -62,7 +63,8 @@ impl KafkaStores {
         };
         let ca = f("ca.p12");
         let ec = ["-keyalg", "EC", "-groupname", "secp256r1"];
-        let gen = |store: &Path, alias: &str, dname: &str, ext: &[&str]| {
+        // `key`: -keyalg arguments (EC P-256 when empty).
+        let gen = |store: &Path, alias: &str, dname: &str, key: &[&str], ext: &[&str]| {
             let mut args = vec![
                 "-genkeypair",
                 "-alias",
@@ -78,11 +80,11 @@ impl KafkaStores {
                 "-storepass",
                 pw,
             ];
-            args.extend_from_slice(&ec);
+            args.extend_from_slice(if key.is_empty() { &ec } else { key });
             args.extend_from_slice(ext);
             keytool(&args)
         };
-        gen(&ca, "ca", "CN=kafka-test-ca", &["-ext", "bc:c"])?;
+        gen(&ca, "ca", "CN=kafka-test-ca", &[], &["-ext", "bc:c"])?;
         keytool(&[
             "-exportcert",
             "-rfc",
@@ -109,7 +111,13 @@ impl KafkaStores {
                 "EKU=clientAuth",
             ),
         ] {
-            gen(store, alias, dname, &[])?;
+            // The client key is RSA: keytool writes EC private keys without
+            // the public key inside, which ring (rustls's provider here)
+            // refuses, so an EC client keystore made by keytool cannot be
+            // used today.
+            let rsa = ["-keyalg", "RSA", "-keysize", "2048"];
+            let key: &[&str] = if alias == "client" { &rsa } else { &[] };
+            gen(store, alias, dname, key, &[])?;
             let csr = f(&format!("{alias}.csr"));
             let crt = f(&format!("{alias}.crt"));
             keytool(&[
