@@ -132,6 +132,9 @@ struct Node {
     dir: PathBuf,
     ports: NodePorts,
     process: Option<JavaProcess>,
+    /// Ready markers in its log before the last spawn (the log is appended
+    /// across restarts).
+    markers_before: usize,
 }
 
 /// An Apache Kafka cluster of throw-away nodes.
@@ -203,6 +206,7 @@ impl KafkaCluster {
                     secured,
                 },
                 process: None,
+                markers_before: 0,
             }));
         }
         let stores = if opts.listeners.iter().any(|l| l.tls()) {
@@ -389,6 +393,10 @@ impl KafkaCluster {
     fn spawn_node(&self, i: usize) -> Result<()> {
         let mut n = self.nodes[i].lock().unwrap_or_else(|e| e.into_inner());
         let log = n.dir.join(LOG_FILE);
+        n.markers_before = fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches(self.ready_marker())
+            .count();
         let mut cmd = java_command(
             self.opts.line,
             self.opts.heap_mb,
@@ -407,17 +415,18 @@ impl KafkaCluster {
         Ok(())
     }
 
-    fn wait_node(&self, i: usize) -> Result<()> {
-        let marker = match self.opts.metadata {
+    fn ready_marker(&self) -> &'static str {
+        match self.opts.metadata {
             MetadataMode::Kraft => READY_KRAFT,
             MetadataMode::ZooKeeper => READY_ZK,
-        };
+        }
+    }
+
+    fn wait_node(&self, i: usize) -> Result<()> {
+        let marker = self.ready_marker();
         let mut n = self.nodes[i].lock().unwrap_or_else(|e| e.into_inner());
         // The log is appended across restarts: wait for one more marker.
-        let seen = fs::read_to_string(n.dir.join(LOG_FILE))
-            .unwrap_or_default()
-            .matches(marker)
-            .count();
+        let seen = n.markers_before;
         let deadline = Instant::now() + self.opts.startup_timeout;
         let p = n
             .process
@@ -435,7 +444,11 @@ impl KafkaCluster {
             if Instant::now() >= deadline {
                 return Err(HarnessError::NotReady {
                     what: format!("{} node {}", self.opts.line, i + 1),
-                    details: format!("no new {marker:?} in its log after a restart"),
+                    details: format!(
+                        "no new {marker:?} in its log after a restart\n--- {} (tail) ---\n{}",
+                        p.log_path().display(),
+                        tail(&fs::read_to_string(p.log_path()).unwrap_or_default(), 40)
+                    ),
                 });
             }
             thread::sleep(Duration::from_millis(50));
