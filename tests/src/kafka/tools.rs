@@ -67,6 +67,34 @@ impl KafkaCluster {
         isolation: Isolation,
         idle: Duration,
     ) -> Result<Vec<JavaRecord>> {
+        self.console_consumer(topic, group, max, isolation, idle, &[])
+    }
+
+    /// [`java_consume`](Self::java_consume) with extra consumer
+    /// `properties` (e.g. a small `max.partition.fetch.bytes`, so that the
+    /// consumer alternates between partitions instead of reading the first
+    /// one to its end).
+    pub fn java_consume_with(
+        &self,
+        topic: &str,
+        group: &str,
+        max: usize,
+        isolation: Isolation,
+        idle: Duration,
+        properties: &[(&str, &str)],
+    ) -> Result<Vec<JavaRecord>> {
+        self.console_consumer(topic, group, max, isolation, idle, properties)
+    }
+
+    fn console_consumer(
+        &self,
+        topic: &str,
+        group: &str,
+        max: usize,
+        isolation: Isolation,
+        idle: Duration,
+        properties: &[(&str, &str)],
+    ) -> Result<Vec<JavaRecord>> {
         let isolation = match isolation {
             Isolation::ReadUncommitted => "read_uncommitted",
             Isolation::ReadCommitted => "read_committed",
@@ -81,9 +109,6 @@ impl KafkaCluster {
             &self.bootstrap(),
             "--topic",
             topic,
-            "--group",
-            group,
-            "--from-beginning",
             "--max-messages",
             &max.to_string(),
             "--timeout-ms",
@@ -98,6 +123,15 @@ impl KafkaCluster {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        args.extend([
+            "--group".to_owned(),
+            group.to_owned(),
+            "--from-beginning".to_owned(),
+        ]);
+        for (k, v) in properties {
+            args.push(property.to_owned());
+            args.push(format!("{k}={v}"));
+        }
         for p in [
             "print.timestamp=true",
             "print.partition=true",
