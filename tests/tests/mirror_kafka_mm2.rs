@@ -44,7 +44,10 @@ impl Landing {
         let idx = |v: &str| v.rsplit('-').next().and_then(|n| n.parse::<i64>().ok());
         // Values carry the record's global number; a partition holds every
         // PARTITIONS-th one.
-        Some((idx(&self.next_value)? - idx(self.first_on_target.as_deref()?)?) / i64::from(PARTITIONS))
+        Some(
+            (idx(&self.next_value)? - idx(self.first_on_target.as_deref()?)?)
+                / i64::from(PARTITIONS),
+        )
     }
 }
 
@@ -75,7 +78,10 @@ async fn group_on_source(
     source.create_topic(topic, PARTITIONS).unwrap();
     let recs = records(topic);
     produce(
-        &producer(&source.bootstrap(), &[("linger.ms", "5"), ("batch.num.messages", "5")]),
+        &producer(
+            &source.bootstrap(),
+            &[("linger.ms", "5"), ("batch.num.messages", "5")],
+        ),
         topic,
         &recs,
     )

@@ -309,7 +309,31 @@ impl KafkaCluster {
             dir.path(),
             Duration::from_secs(120),
         )?;
-        Ok(parse_dump(&out))
+        let parsed = parse_dump(&out);
+        // A partition with bytes on disk and no batch read back means the
+        // tool's output changed shape: say so rather than report nothing.
+        for (topic, partition) in partitions {
+            let bytes: u64 = files
+                .iter()
+                .filter(|f| {
+                    f.parent().and_then(|d| d.file_name())
+                        == Some(format!("{topic}-{partition}").as_ref())
+                })
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
+            let none = parsed
+                .get(&(topic.clone(), *partition))
+                .is_none_or(Vec::is_empty);
+            if bytes > 0 && none {
+                return Err(HarnessError::Command {
+                    command: format!("{main} on {topic}-{partition}"),
+                    status: format!("{bytes} bytes on disk, no batch parsed"),
+                    stderr: out,
+                });
+            }
+        }
+        Ok(parsed)
     }
 }
 
@@ -338,8 +362,12 @@ fn parse_dump(out: &str) -> BTreeMap<(String, i32), Vec<DumpedBatch>> {
 
 /// `baseOffset: 0 lastOffset: 2 count: 3 ... CreateTime: 17... size: ...
 /// magic: 2 compresscodec: gzip crc: ... isvalid: true`.
+/// A magic 0/1 entry prints as `offset: 5 position: 0 CreateTime: ...
+/// magic: 1 compresscodec: gzip ...` (the offset of a compressed wrapper
+/// is its last inner record's; the count is not printed).
 fn parse_dump_line(line: &str) -> Option<DumpedBatch> {
-    if !line.starts_with("baseOffset:") {
+    let legacy = line.starts_with("offset:");
+    if !line.starts_with("baseOffset:") && !legacy {
         return None;
     }
     let words: Vec<&str> = line.split_whitespace().collect();
@@ -354,9 +382,14 @@ fn parse_dump_line(line: &str) -> Option<DumpedBatch> {
         .iter()
         .find_map(|t| num(t).map(|ts| ((*t).to_owned(), ts)))
         .unwrap_or_else(|| ("NoTimestampType".to_owned(), -1));
+    let (base_offset, last_offset) = if legacy {
+        (num("offset")?, num("offset")?)
+    } else {
+        (num("baseOffset")?, num("lastOffset")?)
+    };
     Some(DumpedBatch {
-        base_offset: num("baseOffset")?,
-        last_offset: num("lastOffset")?,
+        base_offset,
+        last_offset,
         count: num("count").unwrap_or(-1),
         magic: num("magic")? as i8,
         codec: field("compresscodec")?.to_lowercase(),
@@ -453,6 +486,13 @@ mod tests {
             ("LogAppendTime", 1_700_000_000_123)
         );
         assert!(parse_dump_line("Dumping /x/00000.log").is_none());
+        let legacy = parse_dump_line(
+            "offset: 19 position: 47 CreateTime: 1700000000019 size: 90 magic: 1 \
+             compresscodec: gzip crc: 1 isvalid: true",
+        )
+        .unwrap();
+        assert_eq!((legacy.base_offset, legacy.magic), (19, 1));
+        assert_eq!(legacy.codec, "gzip");
         let all = parse_dump(
             "Dumping /d/a.b-1/00000000000000000000.log\nLog starting offset: 0\n\
              baseOffset: 0 lastOffset: 0 count: 1 magic: 2 compresscodec: none isvalid: true\n\
