@@ -18,7 +18,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use integration_tests::kafka::{self, mm2_properties, Isolation, KafkaCluster, MirrorMaker2};
+use integration_tests::kafka::{
+    self, mm2_properties, Isolation, Jvm, KafkaCluster, MirrorMaker2,
+};
 use integration_tests::mirror_support::{init_logs, produce, producer, Rec, TS};
 
 const PARTITIONS: i32 = 2;
@@ -159,7 +161,7 @@ async fn mirror_maker_2_lands_the_group_at_or_before_its_next_record() {
         "migrate\\.mm2",
         group,
     );
-    let mut mm2 = MirrorMaker2::start(&props, 512).unwrap_or_else(|e| panic!("{e}"));
+    let mut mm2 = MirrorMaker2::start(&props, &Jvm::Test(512)).unwrap_or_else(|e| panic!("{e}"));
     let t0 = Instant::now();
     // MM2 writes the translated offsets into the target group (it must have
     // no active member there) as its checkpoints catch up. Not every

@@ -12,7 +12,7 @@ use std::{
 };
 
 use super::{
-    java::{self, java_command, tail, write_file, ExitCleanup, JavaProcess, KafkaLine},
+    java::{self, java_command, tail, write_file, ExitCleanup, JavaProcess, Jvm, KafkaLine},
     stores::{KafkaStores, STORE_PASSWORD},
 };
 use crate::{ports, HarnessError, Result};
@@ -399,7 +399,7 @@ impl KafkaCluster {
             .count();
         let mut cmd = java_command(
             self.opts.line,
-            self.opts.heap_mb,
+            &Jvm::Test(self.opts.heap_mb),
             &n.dir,
             &log,
             "kafka.Kafka",
@@ -521,7 +521,7 @@ impl KafkaCluster {
         let log = dir.join("zookeeper.log");
         let mut cmd = java_command(
             self.opts.line,
-            256,
+            &Jvm::Test(256),
             &dir,
             &log,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",

@@ -162,22 +162,53 @@ pub fn find_keytool() -> Result<PathBuf> {
         })
 }
 
-/// A `java` command for `main` with `line`'s jars, a bounded heap, and
+/// How a JVM is run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Jvm {
+    /// For tests on two shared cores: a bounded heap of this many MiB,
+    /// the serial collector and fewer compiler threads.
+    Test(u32),
+    /// As Kafka's own scripts run it (`kafka-run-class.sh`: G1 with a
+    /// 20 ms pause goal), with a maximum heap of this many MiB and the
+    /// scripts' 256 MiB initial heap: what a user's MirrorMaker 2 runs
+    /// with, for the benchmarks.
+    KafkaScripts(u32),
+}
+
+impl Jvm {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Self::Test(heap) => vec![
+                format!("-Xmx{heap}m"),
+                format!("-Xms{}m", (*heap).min(128)),
+                "-XX:+UseSerialGC".into(),
+                "-XX:CICompilerCount=2".into(),
+            ],
+            Self::KafkaScripts(heap) => vec![
+                format!("-Xmx{heap}m"),
+                format!("-Xms{}m", (*heap).min(256)),
+                "-server".into(),
+                "-XX:+UseG1GC".into(),
+                "-XX:MaxGCPauseMillis=20".into(),
+                "-XX:InitiatingHeapOccupancyPercent=35".into(),
+                "-XX:+ExplicitGCInvokesConcurrent".into(),
+            ],
+        }
+    }
+}
+
+/// A `java` command for `main` with `line`'s jars, run as `jvm` says, and
 /// logging to `log_file` (log4j 2 on 4.x, reload4j on 3.9; the config file
 /// is written into `dir`).
 pub fn java_command(
     line: KafkaLine,
-    heap_mb: u32,
+    jvm: &Jvm,
     dir: &Path,
     log_file: &Path,
     main: &str,
 ) -> Result<Command> {
     let mut cmd = Command::new(find_java()?);
-    cmd.arg(format!("-Xmx{heap_mb}m"))
-        .arg(format!("-Xms{}m", heap_mb.min(128)))
-        // Two shared cores: fewer GC and compiler threads than the defaults.
-        .arg("-XX:+UseSerialGC")
-        .arg("-XX:CICompilerCount=2")
+    cmd.args(jvm.args())
         .arg("-Djava.awt.headless=true")
         .arg("-cp")
         .arg(class_path(line)?);
@@ -477,7 +508,7 @@ pub fn run_tool(
         "{}.log",
         main.rsplit('.').next().unwrap_or("tool").to_lowercase()
     ));
-    let mut cmd = java_command(line, 256, dir, &log, main)?;
+    let mut cmd = java_command(line, &Jvm::Test(256), dir, &log, main)?;
     cmd.args(args);
     crate::tansu::run_with_timeout(cmd, timeout).map_err(|e| match e {
         HarnessError::Command {

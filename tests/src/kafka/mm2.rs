@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use super::java::{java_command, tail, write_file, ExitCleanup, JavaProcess, KafkaLine};
+use super::java::{java_command, tail, write_file, ExitCleanup, JavaProcess, Jvm, KafkaLine};
 use crate::{HarnessError, Result};
 
 /// The main class behind `connect-mirror-maker.sh`.
@@ -68,8 +68,8 @@ impl fmt::Debug for MirrorMaker2 {
 
 impl MirrorMaker2 {
     /// Starts MirrorMaker 2 on `properties` (the text of an `mm2.properties`
-    /// file) with a heap of `heap_mb`.
-    pub fn start(properties: &str, heap_mb: u32) -> Result<Self> {
+    /// file), its JVM run as `jvm` says.
+    pub fn start(properties: &str, jvm: &Jvm) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("mm2-")
             .tempdir()
@@ -79,7 +79,7 @@ impl MirrorMaker2 {
         let props = dir.join("mm2.properties");
         write_file(&props, properties)?;
         let log = dir.join("mm2.log");
-        let mut cmd = java_command(KafkaLine::MirrorMaker, heap_mb, &dir, &log, MM2_MAIN)?;
+        let mut cmd = java_command(KafkaLine::MirrorMaker, jvm, &dir, &log, MM2_MAIN)?;
         cmd.arg(&props);
         let process = JavaProcess::spawn("MirrorMaker 2", cmd, &dir.join("stdout.log"), &log)?;
         Ok(Self {
