@@ -439,7 +439,10 @@ async fn a_source_of_the_3_9_line() {
 /// A compacted topic after Kafka's own cleaner ran: the batches the
 /// cleaner rewrote keep their base offsets but lose records, so their
 /// offsets have holes, and Kafka's LogValidator refuses such a batch in a
-/// Produce. The mirror must re-encode them (issue 11).
+/// Produce. The mirror must re-encode them (issue 11). Today the partition
+/// fails with the target answering INVALID_RECORD, and the target broker
+/// logs `InvalidRecordException: Inconsistent batch offset range [0, 49]
+/// and count of records 10`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs issue 11: batches with offset holes left by Kafka's cleaner are refused by the target (INVALID_RECORD) until the mirror re-encodes them"]
 async fn compacted_topic_after_kafkas_cleaner() {
@@ -544,51 +547,4 @@ async fn write_and_clean(source: &KafkaCluster, topic: &str) -> (Vec<Rec>, i64) 
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-}
-
-/// What Kafka answers today when the mirror forwards the cleaned batches:
-/// the batch with offset holes is refused, and the partition fails saying
-/// so. When issue 11 lands, this test fails and
-/// `compacted_topic_after_kafkas_cleaner` is switched on instead.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn compacted_topic_batches_with_offset_holes_are_refused_by_kafka_today() {
-    let (source, target) = pair();
-    let topic = "compacted.today".to_owned();
-    let (expected, _) = write_and_clean(source, &topic).await;
-    let holes = batches(source, &topic, 1)[&0]
-        .iter()
-        .any(|b| b.count < b.last_offset - b.base_offset + 1);
-    assert!(holes, "the cleaner left a batch with offset holes");
-    let logs = || format!("{}\n{}", source.log(), target.log());
-    let handle = start_or(
-        mirror(&source.bootstrap(), &target.bootstrap())
-            .topics([topic.clone()])
-            .group_id("compacted-today")
-            .mode(Mode::UntilCaughtUp),
-        logs,
-    )
-    .await;
-    let control = handle.control();
-    integration_tests::mirror_support::wait_for_status(
-        &control,
-        "the partition FAILED or caught up",
-        Duration::from_secs(60),
-        |s| {
-            s.partitions
-                .iter()
-                .all(|p| matches!(p.state, PartitionState::Failed | PartitionState::CaughtUp))
-        },
-    )
-    .await;
-    let st = control.status();
-    let p = st.partition(&topic, 0).unwrap();
-    eprintln!("today: {p:#?}");
-    let _ = handle.stop().await;
-    assert_eq!(p.state, PartitionState::Failed, "{p:#?}");
-    let reason = p.reason.clone().unwrap_or_default();
-    assert!(
-        reason.contains("INVALID_RECORD") || reason.contains("CORRUPT_MESSAGE"),
-        "Kafka refused the batch: {reason}"
-    );
-    let _ = expected;
 }

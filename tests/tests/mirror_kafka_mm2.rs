@@ -18,9 +18,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use integration_tests::kafka::{
-    self, mm2_properties, Isolation, Jvm, KafkaCluster, MirrorMaker2,
-};
+use integration_tests::kafka::{self, mm2_properties, Isolation, Jvm, KafkaCluster, MirrorMaker2};
 use integration_tests::mirror_support::{init_logs, produce, producer, Rec, TS};
 
 const PARTITIONS: i32 = 2;

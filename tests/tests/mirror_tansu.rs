@@ -302,11 +302,8 @@ async fn stop_mid_stream_and_restart_leaves_no_gap(peers: Peers) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_target_topic_with_creation_disabled_is_a_clear_error_tansu() {
-    missing_target_topic_with_creation_disabled_is_a_clear_error(Peers::start(
-        PeerKind::Tansu,
-        "",
-    ))
-    .await;
+    missing_target_topic_with_creation_disabled_is_a_clear_error(Peers::start(PeerKind::Tansu, ""))
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,7 +402,8 @@ async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it(pe
                 s.partition(&b, n).is_some_and(|p| {
                     p.state == PartitionState::Failed
                         && p.reason.as_deref().is_some_and(|r| {
-                            r.contains(&format!("\"{b}\"")) && r.contains("retried at every topic refresh")
+                            r.contains(&format!("\"{b}\""))
+                                && r.contains("retried at every topic refresh")
                         })
                         && p.totals.errors > 0
                 })

@@ -205,9 +205,19 @@ async fn run_mirror(
     let prefix = format!("ours{run}");
     let start = Instant::now();
     let mut child = tokio::process::Command::new(exe)
-        .args(["--source", &source.bootstrap(), "--target", &target.bootstrap()])
+        .args([
+            "--source",
+            &source.bootstrap(),
+            "--target",
+            &target.bootstrap(),
+        ])
         .args(["--topic", TOPIC, "--mode", "continuous"])
-        .args(["--group", &format!("bench-mirror-{run}"), "--prefix", &prefix])
+        .args([
+            "--group",
+            &format!("bench-mirror-{run}"),
+            "--prefix",
+            &prefix,
+        ])
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()?;
@@ -334,7 +344,12 @@ fn report(rows: &[(System, Vec<Row>)]) {
     let find = |s: System| rows.iter().find(|(x, _)| *x == s).map(|(_, r)| r);
     if let (Some(a), Some(b)) = (find(System::Mirror), find(System::Mm2)) {
         let ratio = |f: &dyn Fn(&Row) -> f64| {
-            median(&a.iter().zip(b).map(|(x, y)| f(x) / f(y)).collect::<Vec<_>>())
+            median(
+                &a.iter()
+                    .zip(b)
+                    .map(|(x, y)| f(x) / f(y))
+                    .collect::<Vec<_>>(),
+            )
         };
         println!(
             "\nmirror vs MirrorMaker 2 (median of same-run ratios): CPU/GB {:.3}x (goal <= 0.05x), \

@@ -257,7 +257,7 @@ impl KafkaCluster {
     pub fn dump_log(&self, topic: &str, partition: i32) -> Result<Vec<DumpedBatch>> {
         let key = (topic.to_owned(), partition);
         Ok(self
-            .dump_logs(&[key.clone()])?
+            .dump_logs(std::slice::from_ref(&key))?
             .remove(&key)
             .unwrap_or_default())
     }
