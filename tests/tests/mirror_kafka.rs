@@ -21,13 +21,9 @@ use integration_tests::kafka::{
     self, DumpedBatch, Isolation, KafkaCluster, KafkaLine, KafkaOptions,
 };
 use integration_tests::mirror_support::{
-    assert_same, consume, finish_or, init_logs, mirror, produce, producer, start_or, transaction,
-    Rec, TS,
+    assert_same, consume, consume_with_offsets, finish_or, init_logs, mirror, produce, producer,
+    start_or, transaction, varied_tagged, Rec, TS,
 };
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{Offset, TopicPartitionList};
 use replicator_core::{Mode, PartitionState, Summary};
 
 const READ: Duration = Duration::from_secs(60);
@@ -37,27 +33,8 @@ fn pair() -> (&'static KafkaCluster, &'static KafkaCluster) {
     kafka::shared_pair()
 }
 
-/// Records with null keys, tombstones and repeated and null headers.
 fn varied(tag: &str, partitions: i32, n: usize) -> Vec<Rec> {
-    (0..n)
-        .map(|i| {
-            let p = (i as i32) % partitions;
-            let mut r = Rec::kv(p, &format!("k{i}"), &format!("{tag}-{i}"), TS + i as i64);
-            match i % 5 {
-                0 => r.key = None,
-                1 => r.value = None,
-                2 => {
-                    r.headers = vec![
-                        ("h1".into(), Some(b"one".to_vec())),
-                        ("h-null".into(), None),
-                        ("h1".into(), Some(b"again".to_vec())),
-                    ]
-                }
-                _ => {}
-            }
-            r
-        })
-        .collect()
+    varied_tagged(tag, partitions, n)
 }
 
 /// A backfill of `topics` from the shared source to the shared target
@@ -224,7 +201,13 @@ async fn transactional_and_idempotent_sources_copy_committed_data_without_marker
 
     let tb = target.bootstrap();
     // read_uncommitted on the target: no aborted record is there at all.
-    let seen = consume_uncommitted(&tb, &topic, committed.len() + 1, Duration::from_secs(15));
+    let seen = consume_with_offsets(
+        &tb,
+        &topic,
+        committed.len() + 1,
+        Duration::from_secs(15),
+        "read_uncommitted",
+    );
     assert_same(
         &topic,
         &committed,
@@ -265,67 +248,6 @@ async fn transactional_and_idempotent_sources_copy_committed_data_without_marker
         .all(|r| !r.value.as_deref().unwrap_or("").starts_with("aborted")));
 }
 
-/// Every record of `topic` read_uncommitted, with its offset.
-fn consume_uncommitted(
-    bootstrap: &str,
-    topic: &str,
-    max: usize,
-    idle: Duration,
-) -> Vec<(i64, Rec)> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "uncommitted-checker")
-        .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_uncommitted")
-        .create()
-        .expect("librdkafka consumer");
-    let md = c
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut tpl = TopicPartitionList::new();
-    for p in md.topics()[0].partitions() {
-        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-            .unwrap();
-    }
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let mut last = Instant::now();
-    while out.len() < max && last.elapsed() < idle {
-        let Some(m) = c.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let m = m.unwrap();
-        last = Instant::now();
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|h| (h.key.to_owned(), h.value.map(<[u8]>::to_vec)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push((
-            m.offset(),
-            Rec {
-                partition: m.partition(),
-                key: m.key().map(<[u8]>::to_vec),
-                value: m.payload().map(<[u8]>::to_vec),
-                headers,
-                timestamp: m.timestamp().to_millis().unwrap_or(-1),
-            },
-        ));
-    }
-    out.sort_by_key(|(o, r)| (r.partition, *o));
-    out
-}
-
-/// A `LogAppendTime` batch cannot go as it is: Kafka refuses any produced
-/// batch whose attributes say LogAppendTime (INVALID_TIMESTAMP, "Producer
-/// should not set timestamp type to LogAppendTime"), whatever the target
-/// topic's type; Tansu and librdkafka's mock store it. Keeping the
-/// timestamps a source consumer sees (the batch's max timestamp for every
-/// record) means rewriting the records' timestamp deltas: the re-encode
-/// path of issue 11.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs issue 11: LogAppendTime batches are refused by Kafka as produced (INVALID_TIMESTAMP) until the mirror rewrites them as CreateTime with the append times"]
 async fn log_append_time_source_topics_keep_the_timestamps_a_source_consumer_sees() {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use integration_tests::mirror_support::{
     assert_holds, assert_same, cluster_config, consume, finish, finish_or, init_logs, mirror,
-    numbered, produce, producer, start, start_or, wait_for_status, Rec, TS,
+    numbered, produce, producer, start, start_or, varied_tagged, wait_for_status, Rec, TS,
 };
 use integration_tests::peer::{PeerKind, Peers};
 use integration_tests::requests;
@@ -24,25 +24,7 @@ use kafka_proto::record::{Entries, Entry};
 use replicator_core::{Cluster, MirrorError, Mode, PartitionState, RenamePolicy};
 
 fn varied(partitions: i32, n: usize) -> Vec<Rec> {
-    (0..n)
-        .map(|i| {
-            let p = (i as i32) % partitions;
-            let mut r = Rec::kv(p, &format!("k{i}"), &format!("value-{i}"), TS + i as i64);
-            match i % 5 {
-                0 => r.key = None,
-                1 => r.value = None, // tombstone
-                2 => {
-                    r.headers = vec![
-                        ("h1".into(), Some(b"one".to_vec())),
-                        ("h-null".into(), None),
-                        ("h1".into(), Some(b"again".to_vec())),
-                    ]
-                }
-                _ => {}
-            }
-            r
-        })
-        .collect()
+    varied_tagged("value", partitions, n)
 }
 
 /// Every batch on the target's partition, raw: (codec, transactional, control).

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use benches::e2e::stats::median;
 use benches::e2e::usage::{proc_cpu_seconds, proc_peak_rss};
 use benches::e2e::{parse_args, preload::preload, TOPIC};
-use integration_tests::kafka::{Jvm, KafkaCluster, KafkaOptions, MirrorMaker2};
+use integration_tests::kafka::{Jvm, KafkaCluster, KafkaOptions, MirrorMaker2, SINGLE_BROKER};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
@@ -249,14 +249,7 @@ async fn run_mm2(
          {alias}->target.emit.checkpoints.enabled = false\n\
          {alias}->target.sync.topic.acls.enabled = false\n\
          tasks.max = {}\n\
-         replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n\
-         dedicated.mode.enable.internal.rest = false\n",
+         {SINGLE_BROKER}",
         source.bootstrap(),
         target.bootstrap(),
         o.mm2_tasks,

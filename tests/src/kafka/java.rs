@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use nix::{sys::signal::Signal, unistd::Pid};
+use nix::sys::signal::Signal;
 
 use crate::{HarnessError, Result};
 
@@ -390,17 +390,7 @@ impl JavaProcess {
     }
 
     fn signal(&self, sig: Signal) -> Result<()> {
-        let pid = self.child.id();
-        let raw = i32::try_from(pid).map_err(|_| HarnessError::Signal {
-            signal: sig.as_str(),
-            pid,
-            source: nix::errno::Errno::ESRCH,
-        })?;
-        nix::sys::signal::kill(Pid::from_raw(raw), sig).map_err(|source| HarnessError::Signal {
-            signal: sig.as_str(),
-            pid,
-            source,
-        })
+        crate::tansu::signal(&self.child, sig)
     }
 
     /// Stops the watchdog (without it acting): this process now ends the JVM.

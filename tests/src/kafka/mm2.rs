@@ -38,17 +38,23 @@ pub fn mm2_properties(source: &str, target: &str, topics: &str, groups: &str) ->
          source->target.offset.lag.max = 0\n\
          source->target.sync.topic.configs.enabled = false\n\
          source->target.sync.topic.acls.enabled = false\n\
-         replication.factor = 1\n\
-         checkpoints.topic.replication.factor = 1\n\
-         heartbeats.topic.replication.factor = 1\n\
-         offset-syncs.topic.replication.factor = 1\n\
-         offset.storage.replication.factor = 1\n\
-         status.storage.replication.factor = 1\n\
-         config.storage.replication.factor = 1\n\
          offset.flush.interval.ms = 1000\n\
-         dedicated.mode.enable.internal.rest = false\n"
+         {SINGLE_BROKER}"
     )
 }
+
+/// MirrorMaker 2 properties for clusters of one broker: every topic it
+/// creates (mirrored, internal, Connect's stores) with one replica, and no
+/// internal REST server.
+pub const SINGLE_BROKER: &str = "replication.factor = 1
+checkpoints.topic.replication.factor = 1
+heartbeats.topic.replication.factor = 1
+offset-syncs.topic.replication.factor = 1
+offset.storage.replication.factor = 1
+status.storage.replication.factor = 1
+config.storage.replication.factor = 1
+dedicated.mode.enable.internal.rest = false
+";
 
 /// A running MirrorMaker 2; killed on drop.
 pub struct MirrorMaker2 {

@@ -33,7 +33,7 @@ pub use java::{
     class_path, find_java, jars_dir, java_command, run_tool, ExitCleanup, JavaProcess, Jvm,
     KafkaLine, KAFKA_INSTALL_HINT,
 };
-pub use mm2::{mm2_properties, MirrorMaker2, MM2_MAIN};
+pub use mm2::{mm2_properties, MirrorMaker2, MM2_MAIN, SINGLE_BROKER};
 pub use stores::{KafkaStores, STORE_PASSWORD};
 pub use tools::{DumpedBatch, Isolation, JavaRecord};
 
