@@ -100,6 +100,11 @@ pub fn jars_dir(line: KafkaLine) -> Result<PathBuf> {
         None => PathBuf::from(env::var_os("HOME").unwrap_or_default())
             .join(".cache/kafka-replicator/kafka"),
     };
+    jars_dir_in(&root, line)
+}
+
+/// [`jars_dir`] under `root` (for tests of the lookup itself).
+pub fn jars_dir_in(root: &Path, line: KafkaLine) -> Result<PathBuf> {
     let dir = root.join(line.folder());
     if dir.join(".complete").is_file() {
         Ok(dir)
@@ -538,11 +543,17 @@ mod tests {
 
     #[test]
     fn missing_jars_say_how_to_install() {
-        let err = HarnessError::ProgramNotFound {
-            program: "Apache Kafka's jars",
-            hint: ci_hint(KAFKA_INSTALL_HINT),
-        }
-        .to_string();
+        let root = tempfile::tempdir().unwrap();
+        let err = jars_dir_in(root.path(), KafkaLine::Current)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(".ci/install-deps kafka"), "{err}");
+        assert!(err.contains(KafkaLine::Current.version()), "{err}");
+        // A folder an interrupted fetch left (no `.complete`) is not enough.
+        let dir = root.path().join(KafkaLine::Legacy.folder());
+        fs::create_dir_all(&dir).unwrap();
+        assert!(jars_dir_in(root.path(), KafkaLine::Legacy).is_err());
+        fs::write(dir.join(".complete"), "").unwrap();
+        assert_eq!(jars_dir_in(root.path(), KafkaLine::Legacy).unwrap(), dir);
     }
 }
