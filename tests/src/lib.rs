@@ -19,6 +19,10 @@
 //! - [`pki`] and [`tls_proxy`]: certificates made per test (expired, wrong
 //!   name, PKCS#12) and a `stunnel4` front that serves them; [`keytool`]:
 //!   JKS and PKCS#12 stores written by the real `keytool`.
+//! - [`kafka`]: Apache Kafka itself (KRaft nodes, one or three, every
+//!   listener type; 3.9 in ZooKeeper mode), its Java tools, and
+//!   MirrorMaker 2: the judge.
+//! - [`python`]: the project's venv, for kafka-python and confluent-kafka.
 //! - [`tshark`]: loopback captures decoded by Wireshark's Kafka dissector.
 //! - [`requests`], [`round_trip`], [`log_capture`]: shared request builders,
 //!   the every-API round trip, and `tracing` capture for assertions.
@@ -29,12 +33,15 @@
 mod error;
 pub mod fake_broker;
 pub mod fake_source;
+pub mod kafka;
 pub mod keytool;
 pub mod log_capture;
 pub mod mirror_support;
 pub mod mock;
+pub mod peer;
 pub mod pki;
 pub mod ports;
+pub mod python;
 pub mod requests;
 pub mod round_trip;
 mod tansu;

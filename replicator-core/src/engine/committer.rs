@@ -127,7 +127,7 @@ struct Located {
 /// [`Partition::needs_position`]: super::partition::Partition::needs_position
 pub(crate) async fn position(engine: &Arc<Engine>, keys: &[Key]) -> Result<(), MirrorError> {
     let group = &engine.config.group_id;
-    let committed = match fetch_committed(engine, keys).await {
+    let committed = match fetch_committed_patiently(engine, keys).await {
         Ok(c) => c,
         Err(e) => {
             let detail = format!("reading the committed offsets of group {group:?} failed: {e}");
@@ -252,6 +252,27 @@ fn broker_of(error: &Error) -> Option<&crate::BrokerLabel> {
         | Error::RequestTimeout { broker, .. }
         | Error::Protocol { broker, .. } => Some(broker),
         _ => None,
+    }
+}
+
+/// [`fetch_committed`], retried while the error is retriable, for up to
+/// [`POSITION_TIMEOUT`]: a fresh Kafka cluster answers FindCoordinator
+/// with COORDINATOR_NOT_AVAILABLE until its offsets topic exists, and
+/// OffsetFetch with COORDINATOR_LOAD_IN_PROGRESS while it loads.
+async fn fetch_committed_patiently(
+    engine: &Engine,
+    keys: &[Key],
+) -> Result<HashMap<Key, i64>, Error> {
+    let give_up = tokio::time::Instant::now() + POSITION_TIMEOUT;
+    let mut backoff = crate::Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        match fetch_committed(engine, keys).await {
+            Err(e) if e.is_retriable() && tokio::time::Instant::now() < give_up => {
+                tracing::info!(error = %e, "committed offsets not readable yet; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            other => return other,
+        }
     }
 }
 

@@ -166,9 +166,12 @@ impl Engine {
             started: Instant::now(),
         });
         let result = async {
-            let producer = sender::init_producer_id(&engine.target, 0)
-                .await
-                .map_err(MirrorError::Target)?;
+            let producer = sender::init_producer_id_at_start(
+                &engine.target,
+                engine.config.target.connection.request_timeout,
+            )
+            .await
+            .map_err(MirrorError::Target)?;
             engine.lock().producer = Some(producer);
             discover(&engine, true).await?;
             Ok(())

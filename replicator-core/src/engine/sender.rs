@@ -65,6 +65,27 @@ pub(crate) async fn init_producer_id(
     })
 }
 
+/// The first producer id. A Kafka broker answers a retriable error while
+/// it cannot hand out ids yet (`COORDINATOR_LOAD_IN_PROGRESS` on a fresh
+/// KRaft broker, before its first block of ids arrives from the
+/// controller): retried with backoff, for up to `patience`.
+pub(crate) async fn init_producer_id_at_start(
+    target: &Cluster,
+    patience: Duration,
+) -> Result<ProducerId, Error> {
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut backoff = crate::Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        match init_producer_id(target, 0).await {
+            Err(e) if e.is_retriable() && tokio::time::Instant::now() < give_up => {
+                tracing::info!(error = %e, "InitProducerId not ready on the target; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Re-initialises the producer id whenever a partition lost its state.
 pub(crate) async fn producer_id_task(engine: Arc<Engine>) {
     let mut backoff = crate::Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
