@@ -232,7 +232,7 @@ const CRC32_TABLE: [u32; 256] = {
 
 /// CRC-32 (IEEE), the checksum of legacy entries. Legacy data is rare, so a
 /// byte-at-a-time table is fast enough and saves a dependency.
-fn crc32_ieee(data: &[u8]) -> u32 {
+pub(crate) fn crc32_ieee(data: &[u8]) -> u32 {
     let crc = data.iter().fold(!0u32, |c, &b| {
         CRC32_TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8)
     });
