@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
-    assert_holds, mirror, numbered, produce, producer, start, tansu, wait_for_status, Rec,
+    assert_holds, mirror, numbered, produce, producer, start, strict_tansu, tansu, wait_for_status,
+    Rec,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -49,7 +50,7 @@ fn committed(c: &BaseConsumer) -> Offset {
 async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
     let logs = Logs::capture();
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic(TOPIC, 1).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);

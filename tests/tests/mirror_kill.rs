@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use integration_tests::mirror_support::{by_partition, consume, produce, producer, Rec};
-use integration_tests::TansuBroker;
+use integration_tests::{StrictTansu, TansuBroker};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rdkafka::config::ClientConfig;
@@ -198,7 +198,7 @@ fn committed(c: &BaseConsumer) -> BTreeMap<i32, i64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_mid_stream_then_restart_leaves_no_gap_and_bounded_duplicates() {
     let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+    let target = StrictTansu::start().unwrap_or_else(|e| panic!("{e}"));
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic(TOPIC, PARTITIONS).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -13,10 +13,11 @@ use std::time::Duration;
 
 use integration_tests::mirror_support::{
     assert_holds, assert_same, cluster_config, consume, finish, finish_or, mirror, numbered,
-    produce, producer, start, start_or, tansu, wait_for_status, Rec, TS,
+    produce, producer, start, start_or, strict_tansu, tansu, wait_for_status, Rec, TS,
 };
 use integration_tests::requests;
 use kafka_proto::record::{Entries, Entry};
+use kafka_proto::validate::TopicConfig;
 use replicator_core::{Cluster, MirrorError, Mode, PartitionState, RenamePolicy};
 
 fn varied(partitions: i32, n: usize) -> Vec<Rec> {
@@ -76,7 +77,7 @@ async fn target_batches(target: &Cluster, topic: &str, partition: i32) -> Vec<(u
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tansu_to_tansu_everything_in_one_run() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let sb = source.bootstrap();
     source.create_topic("orders", 3).unwrap();
     // Snappy is left out: Tansu 0.6 fails every Fetch that reaches a snappy
@@ -122,6 +123,15 @@ async fn tansu_to_tansu_everything_in_one_run() {
         .map(|i| Rec::kv(0, &format!("c{i}"), "committed", TS + i))
         .collect();
     produce(&plain, "txn", &committed).await;
+    // Kafka refuses a 3 MB batch at its default max.message.bytes (1 MiB);
+    // the target topic is set up for such records, as a user would.
+    target.front().set_topic_config(
+        "src.big",
+        TopicConfig {
+            max_message_bytes: 5_000_000,
+            ..TopicConfig::default()
+        },
+    );
     let source_log = || format!("--- source log ---\n{}", source.log());
     let handle = start_or(
         mirror(&sb, &target.bootstrap())
@@ -234,7 +244,7 @@ async fn tansu_to_tansu_everything_in_one_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_mid_stream_and_restart_leaves_no_gap() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("stream", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
@@ -277,7 +287,7 @@ async fn stop_mid_stream_and_restart_leaves_no_gap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_target_topic_with_creation_disabled_is_a_clear_error() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     source.create_topic("payments", 2).unwrap();
     let err = mirror(&source.bootstrap(), &target.bootstrap())
         .topics(["payments"])
@@ -317,7 +327,7 @@ async fn missing_target_topic_with_creation_disabled_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_topic_without_its_target_topic_is_failed_until_the_target_has_it() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("app.a", 1).unwrap();
     target.create_topic("app.a", 1).unwrap();
