@@ -77,30 +77,32 @@ fn expected(records: &Value) -> Vec<Expected> {
         .collect()
 }
 
+/// A record of `batch` as [`expected`] describes one.
+fn content(batch: &RecordBatch, r: Record) -> Expected {
+    let ts = r.timestamp(batch);
+    let headers = r
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                String::from_utf8(h.key.to_vec()).expect("utf-8 header key"),
+                h.value.as_ref().map(|v| v.to_vec()),
+            )
+        })
+        .collect();
+    (
+        r.key.map(|k| k.to_vec()),
+        r.value.map(|v| v.to_vec()),
+        headers,
+        ts,
+    )
+}
+
 fn ours(batch: &RecordBatch) -> Vec<Expected> {
     batch
         .decompressed_records(CAP)
         .expect("decompresses")
-        .map(|r| {
-            let r: Record = r.expect("record parses");
-            let ts = r.timestamp(batch);
-            let headers = r
-                .headers
-                .iter()
-                .map(|h| {
-                    (
-                        String::from_utf8(h.key.to_vec()).expect("utf-8 header key"),
-                        h.value.as_ref().map(|v| v.to_vec()),
-                    )
-                })
-                .collect();
-            (
-                r.key.map(|k| k.to_vec()),
-                r.value.map(|v| v.to_vec()),
-                headers,
-                ts,
-            )
-        })
+        .map(|r| content(batch, r.expect("record parses")))
         .collect()
 }
 
@@ -211,25 +213,7 @@ fn compacted_batches_from_librdkafka_are_sorted_and_re_encoded() {
             .unwrap()
             .map(Result::unwrap)
             .filter(|r| kept.contains(&r.offset(&source)))
-            .map(|r| {
-                let ts = r.timestamp(&source);
-                let headers = r
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            String::from_utf8(h.key.to_vec()).unwrap(),
-                            h.value.as_ref().map(|v| v.to_vec()),
-                        )
-                    })
-                    .collect();
-                (
-                    r.key.map(|k| k.to_vec()),
-                    r.value.map(|v| v.to_vec()),
-                    headers,
-                    ts,
-                )
-            })
+            .map(|r| content(&source, r))
             .collect();
         assert_eq!(
             originals, want,

@@ -20,21 +20,26 @@ use kafka_proto::record::{reencode, Compression, Header, Record, RecordBatch, Re
 use kafka_proto::{ErrorCode, Records};
 use replicator_core::{BrokerAddress, Cluster, Connection, ConnectionConfig};
 
+/// Record number `n` (key `k{n}`, one header, timestamp `TS + n`) at
+/// offset delta `delta`.
+fn record(n: i32, delta: i32) -> Record {
+    Record {
+        offset_delta: delta,
+        timestamp_delta: i64::from(n),
+        key: Some(Bytes::from(format!("k{n}"))),
+        value: Some(Bytes::from(format!("value-{n} ").repeat(10))),
+        headers: vec![Header::new("h", Some(Bytes::from(format!("{n}"))))],
+        ..Record::default()
+    }
+}
+
 /// Records at `deltas` of a batch whose `lastOffsetDelta` is `last`, as
-/// the log cleaner leaves them; keys `k{delta}`, one header each.
+/// the log cleaner leaves them.
 fn compacted(codec: Compression, deltas: &[i32], last: i32) -> Bytes {
     let mut b = RecordBatchBuilder::new(0, TS);
     b.compression(codec).last_offset_delta(last);
     for &d in deltas {
-        b.push(&Record {
-            offset_delta: d,
-            timestamp_delta: i64::from(d),
-            key: Some(Bytes::from(format!("k{d}"))),
-            value: Some(Bytes::from(format!("value-{d} ").repeat(10))),
-            headers: vec![Header::new("h", Some(Bytes::from(format!("{d}"))))],
-            ..Record::default()
-        })
-        .unwrap();
+        b.push(&record(d, d)).unwrap();
     }
     b.build().unwrap()
 }
@@ -165,15 +170,7 @@ async fn duplicate_batch_gets_the_original_offset_and_is_not_appended() {
         let mut b = RecordBatchBuilder::new(0, TS);
         b.producer(pid.producer_id, pid.producer_epoch, seq);
         for &d in deltas {
-            b.push(&Record {
-                offset_delta: d - deltas[0],
-                timestamp_delta: i64::from(d),
-                key: Some(Bytes::from(format!("k{d}"))),
-                value: Some(Bytes::from(format!("value-{d} ").repeat(10))),
-                headers: vec![Header::new("h", Some(Bytes::from(format!("{d}"))))],
-                ..Record::default()
-            })
-            .unwrap();
+            b.push(&record(d, d - deltas[0])).unwrap();
         }
         b.build().unwrap()
     };

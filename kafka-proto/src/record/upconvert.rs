@@ -225,42 +225,10 @@ impl Run {
 
 #[cfg(test)]
 mod tests {
-    use bytes::BufMut;
-
     use super::*;
     use crate::record::{compress, RecordBatch};
 
-    /// One legacy message, CRC included, as a broker stores it.
-    fn message(
-        magic: i8,
-        offset: i64,
-        attributes: i8,
-        ts: i64,
-        key: Option<&[u8]>,
-        value: Option<&[u8]>,
-    ) -> Vec<u8> {
-        let mut body = Vec::new();
-        body.put_i8(magic);
-        body.put_i8(attributes);
-        if magic == 1 {
-            body.put_i64(ts);
-        }
-        for part in [key, value] {
-            match part {
-                None => body.put_i32(-1),
-                Some(p) => {
-                    body.put_i32(p.len() as i32);
-                    body.put_slice(p);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        out.put_i64(offset);
-        out.put_i32(body.len() as i32 + 4);
-        out.put_u32(crate::record::legacy::crc32_ieee(&body));
-        out.put_slice(&body);
-        out
-    }
+    use crate::record::legacy::test_message as message;
 
     fn entries(blob: Vec<u8>) -> Vec<LegacyEntry> {
         Entries::new(blob.into())
