@@ -3,6 +3,12 @@
 //! (`ProducerAppendInfo`, `ProducerStateEntry`): duplicates of the last five
 //! batches are answered with the original offsets, an older epoch is
 //! fenced, and within an epoch sequences must follow on.
+//!
+//! Kafka's brokers no longer answer `DUPLICATE_SEQUENCE_NUMBER`: a batch
+//! repeating one of the producer's last five gets `NONE` and the original's
+//! offsets, an older repeat `OUT_OF_ORDER_SEQUENCE_NUMBER`. Not modelled:
+//! the transaction verification with the coordinator (KIP-890), markers'
+//! coordinator epochs, and producer state expiring.
 
 use std::collections::{HashMap, VecDeque};
 
