@@ -20,12 +20,13 @@ use super::reencode::TranscodeError;
 /// One v2 batch made from legacy entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upconverted {
-    /// The batch: dense offset deltas from base offset `first_offset`, no
-    /// producer id, `CreateTime`, the source codec.
+    /// The batch: dense offset deltas from the source offset of its first
+    /// message, no producer id, `CreateTime`, the source codec.
     pub batch: Bytes,
-    /// Source offset of its first message.
+    /// Lowest source offset of its messages.
     pub first_offset: i64,
-    /// Source offset of its last message (of the last wrapper it came from).
+    /// Source offset of its last entry (for a wrapper, the wrapper's own):
+    /// where a fetch goes on.
     pub last_offset: i64,
     /// Messages it holds.
     pub records: usize,
@@ -33,10 +34,10 @@ pub struct Upconverted {
 
 /// Up-converts consecutive legacy `entries` (as fetched, in offset order).
 ///
-/// Every CRC is checked, the wrappers' and their inner messages'. Wrappers
-/// are decompressed to at most `cap` bytes each. Uncompressed messages are
-/// gathered into batches of about `max_batch_bytes` (at least one message
-/// each).
+/// Every CRC is checked, the wrappers' and their inner messages'; the
+/// entries' offsets must increase, as in any log. Wrappers are decompressed
+/// to at most `cap` bytes each. Uncompressed messages are gathered into
+/// batches of about `max_batch_bytes` (at least one message each).
 pub fn upconvert(
     entries: &[LegacyEntry],
     cap: usize,
@@ -44,8 +45,16 @@ pub fn upconvert(
 ) -> Result<Vec<Upconverted>, TranscodeError> {
     let mut out = Vec::new();
     let mut run: Option<Run> = None;
+    let mut previous: Option<i64> = None;
     for entry in entries {
         entry.verify_crc()?;
+        if previous.is_some_and(|p| entry.offset() <= p) {
+            return Err(TranscodeError::Unsupported {
+                offset: entry.offset(),
+                reason: "legacy entry offsets do not increase",
+            });
+        }
+        previous = Some(entry.offset());
         if entry.compression().is_none() {
             let message = Message::of(entry, entry.offset(), effective_timestamp(entry, None));
             if run
@@ -119,7 +128,10 @@ fn wrapper(outer: &LegacyEntry, cap: usize) -> Result<Option<Upconverted>, Trans
     }
     let mut converted = run.map(Run::finish).transpose()?;
     if let Some(c) = converted.as_mut() {
-        c.last_offset = c.last_offset.max(offset);
+        // The wrapper's offset is where the log goes on, whatever offsets
+        // a careless old client gave the inner messages.
+        c.last_offset = offset;
+        c.first_offset = c.first_offset.min(offset);
     }
     Ok(converted)
 }
@@ -202,6 +214,7 @@ impl Run {
                 ..Record::default()
             })
             .map_err(|source| TranscodeError::Encode { offset, source })?;
+        self.first_offset = self.first_offset.min(offset);
         self.last_offset = self.last_offset.max(offset);
         self.records += 1;
         self.size += size;
@@ -325,6 +338,33 @@ mod tests {
                 "magic {magic} {codec}"
             );
         }
+    }
+
+    #[test]
+    fn offsets_must_increase_and_wrappers_end_where_they_say() {
+        let mut blob = message(1, 5, 0, 1, None, Some(b"a"));
+        blob.extend(message(1, 5, 0, 1, None, Some(b"b")));
+        let err = upconvert(&entries(blob), 1 << 20, 1 << 20).unwrap_err();
+        assert!(
+            matches!(err, TranscodeError::Unsupported { offset: 5, .. }),
+            "{err}"
+        );
+        // Inner offsets out of order (old clients): kept in order, the
+        // range spans them, and the batch ends at the wrapper's offset.
+        let mut inner = message(1, 3, 0, 1, None, Some(b"x"));
+        inner.extend(message(1, 1, 0, 1, None, Some(b"y")));
+        let packed = compress(Compression::Gzip, &inner).unwrap();
+        let out = upconvert(
+            &entries(message(1, 50, 1, 1, None, Some(&packed))),
+            1 << 20,
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(
+            (out[0].first_offset, out[0].last_offset, out[0].records),
+            (50, 50, 2)
+        );
+        assert_eq!(records(&out[0])[0].1.as_deref(), Some(&b"x"[..]));
     }
 
     #[test]
