@@ -126,6 +126,8 @@ fn both_reencode_paths_give_the_same_records() {
     for input in [
         CompactedInput::build("gzip", kafka_proto::record::Compression::Gzip, 2, 8),
         CompactedInput::build("zstd", kafka_proto::record::Compression::Zstd, 2, 8),
+        CompactedInput::build("snappy", kafka_proto::record::Compression::Snappy, 2, 8),
+        CompactedInput::build("lz4", kafka_proto::record::Compression::Lz4, 2, 8),
     ] {
         let ours = read(reencode_all(&input).unwrap());
         assert_eq!(ours.len(), input.records);
