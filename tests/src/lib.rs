@@ -16,6 +16,9 @@
 //!   ranges, delayed, malformed or missing responses).
 //! - [`fake_source`]: a scripted source cluster on the fake broker whose
 //!   Fetch answers a test writes, for the mirror tests.
+//! - [`strict_front`]: a proxy before Tansu that answers each Produce
+//!   partition Apache Kafka would refuse with Kafka's error
+//!   ([`StrictTansu`]); the fakes apply the same rules themselves.
 //! - [`pki`] and [`tls_proxy`]: certificates made per test (expired, wrong
 //!   name, PKCS#12) and a `stunnel4` front that serves them; [`keytool`]:
 //!   JKS and PKCS#12 stores written by the real `keytool`.
@@ -44,6 +47,7 @@ pub mod ports;
 pub mod python;
 pub mod requests;
 pub mod round_trip;
+pub mod strict_front;
 mod tansu;
 mod tls;
 pub mod tls_proxy;
@@ -51,6 +55,7 @@ pub mod tshark;
 pub mod wire;
 
 pub use error::{HarnessError, Result};
+pub use strict_front::{StrictFront, StrictTansu};
 pub use tansu::{
     find_tansu, find_tansu_in, ScramMechanism, Storage, TansuBroker, TansuOptions,
     TANSU_INSTALL_HINT,

@@ -17,7 +17,7 @@ use replicator_core::{
     Summary,
 };
 
-use crate::TansuBroker;
+use crate::{StrictTansu, TansuBroker};
 
 /// The timestamp of the first numbered record.
 pub const TS: i64 = 1_700_000_000_000;
@@ -91,6 +91,12 @@ pub fn numbered(from: i64, to: i64, partitions: i32) -> Vec<Rec> {
 /// A fresh Tansu broker; a missing `tansu` fails the test.
 pub fn tansu() -> TansuBroker {
     TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh Tansu broker behind a strict front, for a mirror's target:
+/// whatever Apache Kafka would refuse, it refuses with Kafka's error.
+pub fn strict_tansu() -> StrictTansu {
+    StrictTansu::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Cluster settings with short backoffs for tests.

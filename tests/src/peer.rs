@@ -2,7 +2,8 @@
 //! same scenario runs with Apache Kafka (the judge) and with Tansu.
 
 use crate::kafka::{self, KafkaCluster};
-use crate::{Result, TansuBroker};
+use crate::strict_front::StrictFront;
+use crate::{Result, StrictTansu, TansuBroker};
 
 /// A running broker (or cluster) a test can create topics on and read.
 pub trait TestPeer {
@@ -20,6 +21,11 @@ pub trait TestPeer {
     /// transactions' markers take no offset) rather than Kafka's (a
     /// transaction marker takes one).
     fn markers_take_offsets(&self) -> bool;
+    /// The strict front before it, when the broker itself is lenient and a
+    /// front applies Kafka's rules for it.
+    fn strict_front(&self) -> Option<&StrictFront> {
+        None
+    }
 }
 
 impl TestPeer for TansuBroker {
@@ -40,6 +46,30 @@ impl TestPeer for TansuBroker {
     }
     fn markers_take_offsets(&self) -> bool {
         false
+    }
+}
+
+impl TestPeer for StrictTansu {
+    fn name(&self) -> String {
+        "Tansu behind a strict front".into()
+    }
+    fn bootstrap(&self) -> String {
+        StrictTansu::bootstrap(self)
+    }
+    fn create_topic(&self, topic: &str, partitions: i32) -> Result<()> {
+        TansuBroker::create_topic(self, topic, partitions)
+    }
+    fn list_topics(&self) -> Result<Vec<String>> {
+        TansuBroker::list_topics(self)
+    }
+    fn log(&self) -> String {
+        format!("--- Tansu log ---\n{}", TansuBroker::log(self))
+    }
+    fn markers_take_offsets(&self) -> bool {
+        false
+    }
+    fn strict_front(&self) -> Option<&StrictFront> {
+        Some(self.front())
     }
 }
 
@@ -67,7 +97,8 @@ impl TestPeer for KafkaCluster {
 /// Which real broker a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerKind {
-    /// A fresh Tansu broker per side.
+    /// A fresh Tansu broker per side, the target behind a strict front
+    /// that refuses what Apache Kafka refuses.
     Tansu,
     /// The binary's shared Apache Kafka pair ([`kafka::shared_pair`]).
     Kafka,
@@ -112,6 +143,9 @@ impl<T: TestPeer + ?Sized> TestPeer for &T {
     fn markers_take_offsets(&self) -> bool {
         (**self).markers_take_offsets()
     }
+    fn strict_front(&self) -> Option<&StrictFront> {
+        (**self).strict_front()
+    }
 }
 
 impl Peers {
@@ -121,7 +155,7 @@ impl Peers {
         match kind {
             PeerKind::Tansu => Self {
                 source: Box::new(TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))),
-                target: Box::new(TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))),
+                target: Box::new(StrictTansu::start().unwrap_or_else(|e| panic!("{e}"))),
                 ns: String::new(),
             },
             PeerKind::Kafka => {

@@ -17,7 +17,7 @@ use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
     assert_holds, assert_same, by_partition, consume, finish, mirror, numbered, produce, producer,
-    start, tansu, wait_for_status, Rec,
+    start, strict_tansu, tansu, wait_for_status, Rec,
 };
 use integration_tests::mock::MockKafka;
 use integration_tests::peer::{PeerKind, Peers};
@@ -29,7 +29,7 @@ use replicator_core::{Mode, PartitionState};
 async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
     let logs = Logs::capture();
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     source.create_topic("orders", 2).unwrap();
     produce(
         &producer(&source.bootstrap(), &[]),
@@ -76,7 +76,7 @@ async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
 #[tokio::test]
 async fn backfill_reports_the_end_offsets_captured_at_start() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("ledger", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
@@ -163,7 +163,7 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
 #[tokio::test]
 async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
     let mock = MockKafka::start(1).unwrap();
-    let target = tansu();
+    let target = strict_tansu();
     mock.create_topic("ledger", 2, 1).unwrap();
     no_batch_at_or_past_the_end(
         &mock.bootstrap(),
@@ -234,7 +234,7 @@ async fn no_batch_at_or_past_the_end(sb: &str, tb: &str, topic: &str, group: &st
 /// after start and is not copied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
-    let target = tansu();
+    let target = strict_tansu();
     let ends = [5i64, 6];
     let source = fake_source::start(
         vec![("ledger".into(), 2)],

@@ -21,6 +21,7 @@ use integration_tests::mirror_support::{
 use integration_tests::peer::{PeerKind, Peers};
 use integration_tests::requests;
 use kafka_proto::record::{Entries, Entry};
+use kafka_proto::validate::TopicConfig;
 use replicator_core::{Cluster, MirrorError, Mode, PartitionState, RenamePolicy};
 
 fn varied(partitions: i32, n: usize) -> Vec<Rec> {
@@ -124,6 +125,19 @@ async fn everything_in_one_run(peers: Peers) {
         .map(|i| Rec::kv(0, &format!("c{i}"), "committed", TS + i))
         .collect();
     produce(&plain, &n("txn"), &committed).await;
+    // Tansu serves the three 1 MB batches of `big` as one 3 MB batch, which
+    // Kafka would refuse at its default max.message.bytes (1 MiB): the
+    // strict front's target topic is set up for it, as a user would. Kafka
+    // as the source keeps librdkafka's batches of one record each.
+    if let Some(front) = target.strict_front() {
+        front.set_topic_config(
+            &format!("src.{}", n("big")),
+            TopicConfig {
+                max_message_bytes: 5_000_000,
+                ..TopicConfig::default()
+            },
+        );
+    }
     let source_log = || format!("--- source log ---\n{}", source.log());
     let handle = start_or(
         mirror(&sb, &target.bootstrap())
