@@ -1,33 +1,30 @@
-//! Runs every enabled flow of a MirrorMaker 2 properties file: the same file
-//! `connect-mirror-maker.sh` takes.
+//! A mirror in 30 lines: every topic named on the command line, from one
+//! cluster to another under the same names, until Ctrl-C.
 //!
 //! ```sh
-//! cargo run --release --example mirror -- --config FILE [--until-caught-up] [--status-interval SECS]
+//! cargo run --release --example mirror -- SOURCE:9092 TARGET:9092 orders payments
 //! ```
-//!
-//! - Each warning of the file is printed to stderr with its file and line;
-//!   settings with no equivalent here are noted on stderr too.
-//! - One mirror runs per enabled flow (`a->b.enabled = true`); several flows
-//!   (e.g. `a->b` and `b->a`) run together.
-//! - `--until-caught-up` copies up to the end offsets seen at start,
-//!   commits, prints a summary per flow (topics, partitions, records, bytes,
-//!   time, MB/s) and exits. Without it the mirrors run until Ctrl-C.
-//! - `--status-interval SECS` prints a status line per flow: throughput, total
-//!   lag, and with `--until-caught-up` a progress bar of the source offsets
-//!   copied toward the end offsets seen at start.
-//! - Ctrl-C stops gracefully: no new fetches, in-flight batches drain,
-//!   offsets are committed, and the summaries are printed.
-//!
-//! Exit codes:
-//!
-//! | code | meaning |
-//! | --- | --- |
-//! | 0 | done: every flow caught up (`--until-caught-up`), or stopped with Ctrl-C in continuous mode |
-//! | 1 | runtime failure: a mirror could not start (unreachable cluster, missing target topic, ...) or failed, or a partition ended FAILED |
-//! | 2 | bad usage, or a configuration that cannot be used (the message names the file, line and key) |
-//! | 130 | Ctrl-C before `--until-caught-up` finished (offsets are committed; the next run resumes) |
+
+use replicator_core::{ClusterConfig, Mirror, MirrorError};
 
 #[tokio::main]
-async fn main() {
-    std::process::exit(examples::cli::main().await);
+async fn main() -> Result<(), MirrorError> {
+    let mut args = std::env::args().skip(1);
+    let (Some(source), Some(target)) = (args.next(), args.next()) else {
+        eprintln!("usage: mirror SOURCE_BOOTSTRAP TARGET_BOOTSTRAP TOPIC...");
+        std::process::exit(2);
+    };
+    let handle = Mirror::builder()
+        .source(ClusterConfig::new(source))
+        .target(ClusterConfig::new(target))
+        .topics(args)
+        .group_id("example-mirror")
+        .build()?
+        .start()
+        .await?;
+    println!("mirroring; Ctrl-C stops (drains in-flight batches, commits offsets)");
+    tokio::signal::ctrl_c().await.ok();
+    let summary = handle.stop().await?;
+    println!("{summary}");
+    Ok(())
 }

@@ -1,5 +1,6 @@
-// Shared by kafka-proto/tests/fuzz_replay.rs and replicator-core/tests/fuzz_replay.rs
-// through include!: each brings its own `fuzz` module (the crate's target bodies).
+// Shared by kafka-proto/tests/fuzz_replay.rs, replicator-core/tests/fuzz_replay.rs and
+// mirror-cli/tests/fuzz_replay.rs through include!: each brings its own `fuzz`
+// module (the crate's target bodies).
 
 fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")

@@ -9,15 +9,25 @@
 #   scripts/bench-e2e.sh --skip-latency --skip-idle --variants none
 #   scripts/bench-e2e.sh --tansu                # two local Tansu brokers, short run
 #   scripts/bench-e2e.sh --source-bootstrap A:9092 --target-bootstrap B:9092
+#   scripts/bench-e2e.sh --kafka                # our mirror beside MirrorMaker 2, two Apache Kafka brokers
+#   scripts/bench-e2e.sh --kafka --volume-mib 1024 --runs 3 --zstd
 #
 # Every option is passed to `e2e` (see benches/src/bin/e2e.rs); --tansu
 # starts two Tansu brokers (~/.cargo/bin/tansu, SQLite storage in a temporary directory) first.
+# --kafka runs `e2e-kafka` instead (benches/src/bin/e2e-kafka.rs): it starts
+# two Apache Kafka brokers and MirrorMaker 2 from the jars `.ci/install-deps
+# kafka` fetches, and runs the same workload through MirrorMaker 2 and
+# through our mirror between them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build -q --release -p benches --bins
 bin="${CARGO_TARGET_DIR:-target}/release/e2e"
 
-if [ "${1:-}" = "--tansu" ]; then
+if [ "${1:-}" = "--kafka" ]; then
+    shift
+    .ci/install-deps kafka
+    exec "${CARGO_TARGET_DIR:-target}/release/e2e-kafka" "$@"
+elif [ "${1:-}" = "--tansu" ]; then
     shift
     tansu="${TANSU:-$HOME/.cargo/bin/tansu}"
     [ -x "$tansu" ] || { echo "tansu not found at $tansu; run .ci/install-deps tansu" >&2; exit 1; }

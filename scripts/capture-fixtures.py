@@ -74,6 +74,13 @@ Tansu 0.6.0 quirks met here (see also shared/TEST-INFRA.md):
 The bytes are not identical between runs (timestamps of the broker, producer
 ids, random member ids, CRCs), but the file set is stable: the same scenario
 produces the same kinds of frames.  Produced record timestamps are fixed.
+
+``--transcode`` writes only the fixtures for re-encoding and up-conversion,
+under ``<out>/transcode/`` (see ``scripts/transcode_fixtures.py``): librdkafka
+produces, through the recording proxy, four batches per codec (none, gzip,
+snappy, lz4, zstd), each from an idempotent producer of its own; those are
+cleaned as Kafka's log cleaner would, and legacy magic 0/1 message sets are
+built, with kafka-python (``.ci/install-deps venv`` installs it).
 """
 
 from __future__ import annotations
@@ -1310,6 +1317,58 @@ def summarize(manifest: dict) -> None:
     log(f"{len(manifest['files'])} files, {total} bytes")
 
 
+def transcode_traffic(tansu_bin: str, workroot: Path, steps: Steps) -> dict[str, list[bytes]]:
+    """The batches librdkafka writes for transcode_fixtures.log_records, per
+    codec: one idempotent producer per batch, captured off the wire."""
+    import transcode_fixtures
+
+    recorder = Recorder()
+    d = workroot / "transcode"
+    d.mkdir()
+    proxy = RecordingProxy(recorder, 0)
+    broker = Tansu(tansu_bin, d, proxy.port)
+    proxy.upstream_port = broker.port
+    codecs = ["none", "gzip", "snappy", "lz4", "zstd"]
+    try:
+        broker.start()
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        admin = AdminClient(base_conf(bootstrap))
+        check_futures(admin.create_topics(
+            [NewTopic(f"compact-{c}", num_partitions=1, replication_factor=1) for c in codecs]))
+        for codec in codecs:
+            ts = BASE_TS
+            for n, batch in enumerate(transcode_fixtures.log_records(codec)):
+                proxy.scenario = f"transcode-{codec}-{n}"
+                msgs = []
+                for key, val, headers in batch:
+                    m = {"key": key.encode(), "value": val, "timestamp": ts, "partition": 0}
+                    if headers:
+                        m["headers"] = headers
+                    msgs.append(m)
+                    ts += 1
+                produce(bootstrap, f"compact-{codec}", msgs, **{
+                    "compression.type": codec, "enable.idempotence": True,
+                    "linger.ms": 200, "batch.num.messages": 1000})
+        time.sleep(0.3)
+    finally:
+        broker.stop()
+        proxy.close()
+    out: dict[str, list[bytes]] = {c: [] for c in codecs}
+    with recorder.lock:
+        exchanges = list(recorder.exchanges)
+    for ex in exchanges:
+        if ex.api_key != 0 or not ex.scenario.startswith("transcode-"):
+            continue
+        codec = ex.scenario.split("-")[1]
+        for b in scan_batches(ex.request.data):
+            out[codec].append(ex.request.data[b["frame_offset"]:b["frame_offset"] + b["batch_size"]])
+    for codec, batches in out.items():
+        if len(batches) != 4:
+            raise RuntimeError(f"librdkafka wrote {len(batches)} {codec} batches, not 4 "
+                               "(one per producer); retry, or raise linger.ms")
+    return out
+
+
 def main() -> int:
     global VERBOSE
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -1319,9 +1378,13 @@ def main() -> int:
     ap.add_argument("--no-sasl", action="store_true")
     ap.add_argument("--no-mock", action="store_true",
                     help="skip the librdkafka mock cluster scenario (needs tshark)")
+    ap.add_argument("--transcode", action="store_true",
+                    help="write only the re-encode and up-convert fixtures (<out>/transcode)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     VERBOSE = args.verbose
+    if args.transcode:
+        return transcode_main(args)
 
     tansu_bin = find_tansu(args.tansu)
     broker_version = tansu_version(tansu_bin)
@@ -1393,6 +1456,29 @@ def main() -> int:
         log("steps that failed (their frames may be missing):")
         for f in steps.failed:
             log(f"  - {f}")
+    return 0
+
+
+def transcode_main(args) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        import transcode_fixtures
+    except ImportError as exc:
+        sys.exit(f"{exc}: run .ci/install-deps venv (kafka-python, lz4, xxhash, python-snappy, zstandard)")
+    tansu_bin = find_tansu(args.tansu)
+    client_version = (f"librdkafka {confluent_kafka.libversion()[0]} "
+                      f"(confluent-kafka {importlib.metadata.version('confluent-kafka')})")
+    workroot = Path(tempfile.mkdtemp(prefix="capture-transcode-"))
+    try:
+        batches = transcode_traffic(tansu_bin, workroot, Steps())
+    finally:
+        if args.keep_tmp:
+            log(f"kept temp dir {workroot}")
+        else:
+            shutil.rmtree(workroot, ignore_errors=True)
+    manifest = transcode_fixtures.derive(args.out / "transcode", batches, client_version)
+    log(f"wrote {len(manifest['compacted'])} compacted and {len(manifest['legacy'])} legacy "
+        f"fixtures under {args.out / 'transcode'}")
     return 0
 
 

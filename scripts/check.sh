@@ -34,3 +34,12 @@ scripts/fuzz.sh
 step "benches and examples build"
 cargo bench -p benches --no-run
 cargo build --workspace --examples
+
+step "cargo install --path mirror-cli gives a working kafka-mirror"
+# --debug reuses the test build's artifacts; the release build is the same code.
+install_root=$(mktemp -d)
+trap 'rm -rf "$install_root"' EXIT
+cargo install --quiet --locked --debug --path mirror-cli --root "$install_root"
+"$install_root/bin/kafka-mirror" --version
+"$install_root/bin/kafka-mirror" --help >/dev/null
+"$install_root/bin/kafka-mirror" completions bash >/dev/null

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
-# Quickstart: two local Tansu brokers, sample data on one, the `mirror`
-# example copying it to the other, and an independent consumer proving that
-# the copy is exact.
+# Quickstart: two local Tansu brokers, sample data on one, the installed
+# `kafka-mirror` command copying it to the other, and an independent
+# consumer proving that the copy is exact.
 #
 #   scripts/quickstart.sh
 #
 # 1. installs what it needs (.ci/install-deps tansu and venv; Tansu takes
-#    about ten minutes to build the first time),
+#    about ten minutes to build the first time) and the command itself
+#    (`cargo install --path mirror-cli`, into ~/.cargo/bin),
 # 2. starts brokers "a" and "b" (sqlite storage in fresh temp dirs, free
 #    ports),
 # 3. produces sample data to "a" with confluent-kafka: keys, headers, null
 #    keys, tombstones, and lz4, zstd and gzip compression,
-# 4. runs `cargo run --release --example mirror -- --config
-#    examples/config/quickstart.properties --until-caught-up` on a temp copy
-#    of the file with the real ports,
+# 4. runs `kafka-mirror --config mirror-cli/config/quickstart.properties
+#    --until-caught-up` on a temp copy of the file with the real ports,
 # 5. reads both sides back and compares them record by record, then stops
 #    the brokers (also on error or Ctrl-C).
 #
@@ -29,6 +29,14 @@ log "installing Tansu and the Python venv (skipped when present)"
 .ci/install-deps tansu
 .ci/install-deps venv
 PY="$REPO/.venv/bin/python"
+
+log "cargo install --locked --path mirror-cli (kafka-mirror, into ${CARGO_INSTALL_ROOT:-~/.cargo}/bin)"
+cargo install --quiet --locked --path mirror-cli
+KAFKA_MIRROR="$HOME/.cargo/bin/kafka-mirror"
+if [ -n "${CARGO_INSTALL_ROOT:-}" ]; then
+    KAFKA_MIRROR="$CARGO_INSTALL_ROOT/bin/kafka-mirror"
+fi
+"$KAFKA_MIRROR" --version
 if command -v tansu >/dev/null 2>&1; then
     TANSU="$(command -v tansu)"
 else
@@ -120,15 +128,15 @@ for topic, (codec, partitions, n) in topics.items():
     print(f"  {topic}: {n} records over {partitions} partitions, {codec}")
 EOF
 
-log "writing a copy of examples/config/quickstart.properties with the real ports"
+log "writing a copy of mirror-cli/config/quickstart.properties with the real ports"
 CONFIG="$WORK/quickstart.properties"
 sed -e "s/^a\.bootstrap\.servers *=.*/a.bootstrap.servers = $A/" \
     -e "s/^b\.bootstrap\.servers *=.*/b.bootstrap.servers = $B/" \
-    examples/config/quickstart.properties >"$CONFIG"
+    mirror-cli/config/quickstart.properties >"$CONFIG"
 grep bootstrap "$CONFIG"
 
-log "cargo run --release --example mirror -- --config $CONFIG --until-caught-up --status-interval 1"
-cargo run --quiet --release --example mirror -- --config "$CONFIG" --until-caught-up --status-interval 1
+log "kafka-mirror --config $CONFIG --until-caught-up --status-interval 1"
+"$KAFKA_MIRROR" --config "$CONFIG" --until-caught-up --status-interval 1
 
 log "reading both sides back"
 "$PY" - "$A" "$B" <<'EOF'

@@ -4,6 +4,9 @@
 //! measure them side by side; the tests here check that both paths produce
 //! the same records, so the comparison is fair.
 //!
+//! [`transcode`] does the same for batches that cannot go whole: compacted
+//! batches re-encoded by `kafka-proto` and by `kafka-protocol`.
+//!
 //! The end-to-end bench (`src/bin/e2e.rs`, run by `scripts/bench-e2e.sh`)
 //! uses [`bench_broker`], a Kafka-protocol server serving a pre-generated
 //! log, and the measuring parts in [`e2e`].
@@ -22,6 +25,7 @@ pub mod bench_broker;
 pub mod e2e;
 pub mod forward;
 pub mod input;
+pub mod transcode;
 
 /// What one pass over a Fetch response produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -69,3 +69,60 @@ async fn fetch_client_reads_the_whole_log() {
         .unwrap();
     assert_eq!(speed.bytes, log.bytes());
 }
+
+#[tokio::test]
+async fn the_target_refuses_what_kafka_refuses() {
+    use bytes::Bytes;
+    use kafka_proto::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_proto::messages::ProduceRequest;
+    use kafka_proto::record::{Record, RecordBatchBuilder};
+    use kafka_proto::{ApiKey, ErrorCode, Records, TopicRef};
+    use replicator_core::{Connection, ConnectionConfig};
+
+    let target = BenchBroker::start(
+        vec![Arc::new(TopicLog::empty("bench", 1))],
+        Arc::new(Tally::default()),
+    )
+    .await
+    .unwrap();
+    let conn = Connection::connect(
+        target.bootstrap().parse().unwrap(),
+        ConnectionConfig::default(),
+    )
+    .await
+    .unwrap();
+    let version = conn.version(ApiKey::Produce).unwrap();
+    let send = |batch: Bytes| ProduceRequest {
+        acks: -1,
+        timeout_ms: 1000,
+        topic_data: vec![TopicProduceData {
+            topic: TopicRef::Name("bench".into()),
+            partition_data: vec![PartitionProduceData {
+                index: 0,
+                records: Some(Records::from(batch)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    // Compaction's leftovers: two records of a three-offset batch.
+    let mut holey = RecordBatchBuilder::new(0, 1_700_000_000_000);
+    holey.last_offset_delta(2);
+    for d in [0, 2] {
+        holey
+            .push(&Record {
+                offset_delta: d,
+                value: Some(Bytes::from_static(b"v")),
+                ..Record::default()
+            })
+            .unwrap();
+    }
+    let resp = conn
+        .send_version(&send(holey.build().unwrap()), version)
+        .await
+        .unwrap();
+    let code = resp.responses[0].partition_responses[0].error_code;
+    assert_eq!(ErrorCode(code), ErrorCode::INVALID_RECORD, "{resp:?}");
+    assert_eq!(target.tally().records(), 0);
+}

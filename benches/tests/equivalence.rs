@@ -106,3 +106,51 @@ fn both_paths_forward_the_same_records() {
         assert!(ours.iter().all(|b| b.1 == 7));
     }
 }
+
+/// Re-encoding by `kafka-proto` and by `kafka-protocol` must give batches
+/// with the same records (keys, values, timestamps), densely numbered.
+#[test]
+fn both_reencode_paths_give_the_same_records() {
+    use benches::transcode::{reencode_all, reencode_all_baseline, CompactedInput};
+    use kafka_proto::record::{Disposition, RecordBatch};
+
+    let read = |batches: Vec<Bytes>| -> Vec<(Option<Bytes>, Option<Bytes>, i64)> {
+        batches
+            .into_iter()
+            .flat_map(|b| {
+                let batch = RecordBatch::new(b).unwrap();
+                batch.verify_crc().unwrap();
+                assert_eq!(batch.header().disposition(), Disposition::Forward);
+                batch
+                    .decompressed_records(usize::MAX)
+                    .unwrap()
+                    .map(|r| {
+                        let r = r.unwrap();
+                        let ts = r.timestamp(&batch);
+                        (r.key, r.value, ts)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    for input in [
+        CompactedInput::build("gzip", kafka_proto::record::Compression::Gzip, 2, 8),
+        CompactedInput::build("zstd", kafka_proto::record::Compression::Zstd, 2, 8),
+        CompactedInput::build("snappy", kafka_proto::record::Compression::Snappy, 2, 8),
+        CompactedInput::build("lz4", kafka_proto::record::Compression::Lz4, 2, 8),
+    ] {
+        let ours = read(reencode_all(&input).unwrap());
+        assert_eq!(ours.len(), input.records);
+        assert_eq!(
+            ours,
+            read(reencode_all_baseline(&input).unwrap()),
+            "{}",
+            input.name
+        );
+        let dense = reencode_all(&input).unwrap();
+        assert_eq!(
+            benches::transcode::forward_whole(&dense, true).unwrap(),
+            dense.iter().map(Bytes::len).sum::<usize>()
+        );
+    }
+}

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| replicator_core::fuzz::mm2_properties(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| mirror_cli::fuzz::mm2_properties(data));

@@ -137,4 +137,7 @@ pub enum EncodeError {
         /// Largest encodable length.
         max: usize,
     },
+    /// Compressing a record batch's records failed.
+    #[error("cannot compress the record batch: {0}")]
+    Compress(#[from] crate::record::CodecError),
 }

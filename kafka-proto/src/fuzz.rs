@@ -18,10 +18,11 @@ use crate::frame::{
 use crate::message::{ApiKey, Codec, VersionRange};
 use crate::messages::{RequestBody, ResponseBody};
 use crate::record::{
-    BatchHeader, BatchRewrite, ControlRecord, EndTxnMarker, Entries, Entry, LegacyEntry, Record,
-    RecordBatch, RecordBatchBuilder, TimestampType, VerifiedBatch,
+    BatchHeader, BatchRewrite, Compression, ControlRecord, Disposition, EndTxnMarker, Entries,
+    Entry, LegacyEntry, Record, RecordBatch, RecordBatchBuilder, TimestampType, VerifiedBatch,
 };
 use crate::records::Records;
+use crate::validate::{PartitionLog, TopicConfig};
 
 /// A fuzz target body.
 pub type Target = fn(&[u8]);
@@ -33,6 +34,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("response", response),
     ("records", records),
     ("rewrite", rewrite),
+    ("reencode", reencode),
+    ("upconvert", upconvert),
+    ("validate", validate),
 ];
 
 /// The target called `name`.
@@ -647,6 +651,215 @@ pub fn rewrite_input(mode: u8, new: &BatchRewrite, blob: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&new.producer_id.to_be_bytes());
     out.extend_from_slice(&new.producer_epoch.to_be_bytes());
     out.extend_from_slice(&new.base_sequence.to_be_bytes());
+    out.extend_from_slice(blob);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// reencode, upconvert, validate
+
+/// Decompression cap of the transcode targets: well under the fuzzer's
+/// allocation limit, so only a missed cap can trip it.
+const TRANSCODE_CAP: usize = 1 << 20;
+
+/// Mode bits of a `reencode` input.
+const REENCODE_BUILD: u8 = 1;
+const REENCODE_FIX_CRC: u8 = 2;
+
+/// Layout: `[mode]` then either a records blob (mode bit 0 clear; bit 1:
+/// give each batch a correct CRC first) whose batches are re-encoded, or
+/// (bit 0 set) `[codec][gap]` and records to build a batch from as in
+/// `rewrite`, each record `gap % 4` offsets after the last, the codec
+/// `codec % 5`. A re-encoded batch must verify, go whole, keep codec and
+/// header fields, and hold the same records with dense offset deltas.
+pub fn reencode(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode & REENCODE_BUILD != 0 {
+        let Some((&[codec, gap], rest)) = rest.split_first_chunk::<2>() else {
+            return;
+        };
+        if let Some(batch) = build_holey(codec, gap, rest) {
+            check_reencode(&batch.verify().expect("a built batch verifies"));
+        }
+        return;
+    }
+    for entry in Entries::new(Bytes::copy_from_slice(rest)) {
+        let Ok(Entry::Batch(batch)) = entry else {
+            continue;
+        };
+        let batch = if mode & REENCODE_FIX_CRC != 0 {
+            with_correct_crc(&batch)
+        } else {
+            batch
+        };
+        if let Ok(verified) = batch.verify() {
+            check_reencode(&verified);
+        }
+    }
+}
+
+/// A batch whose records sit `gap % 4` offsets apart, `lastOffsetDelta`
+/// past the last one: what compaction leaves.
+fn build_holey(codec: u8, gap: u8, rest: &[u8]) -> Option<RecordBatch> {
+    let mut builder = RecordBatchBuilder::new(500, 1_700_000_000_000);
+    builder.compression(Compression::from_id(codec % 5));
+    let mut delta = 0i32;
+    let mut chunks = rest.chunks(7).peekable();
+    while let Some(chunk) = chunks.next() {
+        let (key, value) = chunk.split_at(chunk.len().min(3));
+        builder
+            .push(&Record {
+                offset_delta: delta,
+                timestamp_delta: i64::from(delta) * 3,
+                key: Some(Bytes::copy_from_slice(key)),
+                value: (!value.is_empty()).then(|| Bytes::copy_from_slice(value)),
+                headers: vec![crate::record::Header::new("h", None)],
+                ..Record::default()
+            })
+            .ok()?;
+        if chunks.peek().is_some() {
+            delta = delta.checked_add(1 + i32::from(gap % 4))?;
+        }
+    }
+    builder.last_offset_delta(delta.checked_add(i32::from(gap % 3))?);
+    RecordBatch::new(builder.build().ok()?).ok()
+}
+
+fn check_reencode(batch: &VerifiedBatch) {
+    let Ok(out) = crate::record::reencode(batch, TRANSCODE_CAP) else {
+        return;
+    };
+    let out = RecordBatch::new(out).expect("a re-encoded batch parses");
+    out.verify_crc().expect("a re-encoded batch verifies");
+    assert_eq!(out.header().disposition(), Disposition::Forward);
+    let (h, o) = (batch.header(), out.header());
+    assert_eq!(o.records_count, h.records_count);
+    assert_eq!(
+        (
+            o.base_offset,
+            o.attributes,
+            o.base_timestamp,
+            o.max_timestamp,
+            o.producer_id
+        ),
+        (
+            h.base_offset,
+            h.attributes,
+            h.base_timestamp,
+            h.max_timestamp,
+            h.producer_id
+        )
+    );
+    let before: Vec<Record> = batch
+        .decompressed_records(TRANSCODE_CAP)
+        .expect("decompressed once already")
+        .map(|r| r.expect("parsed once already"))
+        .collect();
+    let after = out
+        .decompressed_records(usize::MAX)
+        .expect("our own output decompresses");
+    for (i, (a, b)) in before.iter().zip(after).enumerate() {
+        let b = b.expect("our own output parses");
+        assert_eq!(b.offset_delta, i32::try_from(i).expect("few records"));
+        assert_eq!(
+            (&a.key, &a.value, &a.headers),
+            (&b.key, &b.value, &b.headers)
+        );
+        assert_eq!(a.timestamp(batch), b.timestamp(&out));
+    }
+}
+
+/// Layout: a records blob; its legacy entries (any CRC) are up-converted
+/// in one run, and each output batch must verify, go whole and hold as many
+/// records as it says, in offset order of the source.
+pub fn upconvert(data: &[u8]) {
+    let entries: Vec<LegacyEntry> = Entries::new(Bytes::copy_from_slice(data))
+        .filter_map(|e| match e {
+            Ok(Entry::Legacy(l)) => Some(l),
+            _ => None,
+        })
+        .collect();
+    let Ok(converted) = crate::record::upconvert(&entries, TRANSCODE_CAP, 4096) else {
+        return;
+    };
+    let mut last = i64::MIN;
+    for c in converted {
+        let b = RecordBatch::new(c.batch).expect("an up-converted batch parses");
+        b.verify_crc().expect("an up-converted batch verifies");
+        assert_eq!(b.header().disposition(), Disposition::Forward);
+        assert_eq!(usize::try_from(b.records_count()).ok(), Some(c.records));
+        assert!(c.first_offset <= c.last_offset);
+        assert!(c.last_offset >= last, "batches come out in source order");
+        last = c.last_offset;
+        let mut n = 0;
+        for r in b
+            .decompressed_records(usize::MAX)
+            .expect("our own output decompresses")
+        {
+            r.expect("our own output parses");
+            n += 1;
+        }
+        assert_eq!(n, c.records);
+    }
+}
+
+/// Layout: `[version][flags]` then a Produce partition's records. Kafka's
+/// rules must answer (never panic); a batch appended must be stored with
+/// dense offsets and a valid CRC. Flags: bit 0 compacted topic, bit 1
+/// LogAppendTime topic, bit 2 append it twice (a duplicate or a refusal).
+pub fn validate(data: &[u8]) {
+    let Some((&[version, flags], rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let config = TopicConfig {
+        compact: flags & 1 != 0,
+        timestamp_type: if flags & 2 != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        },
+        decompression_cap: TRANSCODE_CAP,
+        ..TopicConfig::default()
+    };
+    let mut log = PartitionLog::new("fuzz", 0, config);
+    let records = Bytes::copy_from_slice(rest);
+    let version = i16::from(version % 14);
+    let rounds = if flags & 4 != 0 { 2 } else { 1 };
+    for _ in 0..rounds {
+        let before = log.log_end_offset();
+        match log.append(version, Some(&records), 1_700_000_000_000) {
+            Ok(a) => {
+                if let Some(stored) = a.stored {
+                    let b = RecordBatch::new(stored).expect("a stored batch parses");
+                    b.verify_crc().expect("a stored batch verifies");
+                    assert_eq!(b.base_offset(), before);
+                    assert_eq!(log.log_end_offset(), before + i64::from(a.records));
+                } else {
+                    assert!(a.duplicate);
+                    assert_eq!(log.log_end_offset(), before);
+                }
+            }
+            Err(r) => {
+                assert_ne!(r.error, crate::ErrorCode::NONE);
+                assert_eq!(log.log_end_offset(), before);
+            }
+        }
+    }
+}
+
+/// An input for [`reencode`] that re-encodes each batch of `blob`.
+pub fn reencode_input(blob: &[u8]) -> Vec<u8> {
+    let mut out = vec![0];
+    out.extend_from_slice(blob);
+    out
+}
+
+/// An input for [`validate`] checking `blob` as Produce `version` with
+/// `flags`.
+pub fn validate_input(version: u8, flags: u8, blob: &[u8]) -> Vec<u8> {
+    let mut out = vec![version, flags];
     out.extend_from_slice(blob);
     out
 }

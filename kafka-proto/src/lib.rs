@@ -47,6 +47,7 @@ pub mod tagged;
 pub mod testing;
 pub mod topic_ref;
 pub mod uuid;
+pub mod validate;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
 pub use error_code::ErrorCode;

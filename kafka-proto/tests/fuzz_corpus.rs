@@ -486,10 +486,48 @@ fn fetch_blobs(api: ApiKey, version: i16, frame: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Seeds for `reencode`, `upconvert` and `validate`: the transcode fixtures
+/// (compacted batches librdkafka wrote, kafka-python's legacy message sets)
+/// and batches built with holes in every codec.
+fn transcode_seeds() -> Vec<Seed> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcode");
+    let mut seeds = Vec::new();
+    for codec in 0..5u8 {
+        let mut built = vec![1, codec, 2];
+        built.extend_from_slice(b"key-one;key-two;k3value;k4v");
+        seeds.push(seed("reencode", format!("build-codec{codec}"), built));
+    }
+    seeds.push(seed(
+        "validate",
+        "plain-v9",
+        fuzz::validate_input(9, 0, &build(&sample_records(), |_| {})),
+    ));
+    for kind in ["compacted", "legacy"] {
+        let Ok(files) = std::fs::read_dir(dir.join(kind)) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = files.map(|f| f.unwrap().path()).collect();
+        files.sort();
+        for path in files {
+            let name = format!("{kind}-{}", path.file_stem().unwrap().to_string_lossy());
+            let blob = std::fs::read(&path).unwrap();
+            if kind == "legacy" {
+                seeds.push(seed("upconvert", name.clone(), blob.clone()));
+                seeds.push(seed("validate", name, fuzz::validate_input(3, 0, &blob)));
+            } else {
+                seeds.push(seed("reencode", name.clone(), fuzz::reencode_input(&blob)));
+                seeds.push(seed("validate", name, fuzz::validate_input(9, 1, &blob)));
+            }
+        }
+    }
+    seeds
+}
+
 fn all_seeds() -> Vec<Seed> {
     let mut seeds = message_seeds();
     seeds.extend(record_seeds());
     seeds.extend(fixture_seeds());
+    seeds.extend(transcode_seeds());
     seeds
 }
 

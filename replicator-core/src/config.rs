@@ -172,16 +172,19 @@ pub enum TrustStore {
     /// PEM text with one or more CA certificates.
     Pem(String),
     /// A PKCS#12 truststore (`ssl.truststore.type=PKCS12`); every
-    /// certificate in it is trusted.
+    /// certificate in it is trusted. Like [`TrustStore::Jks`] and
+    /// [`TrustStore::PemFile`], the file is read by what it holds
+    /// ([`StoreFormat::detect`]), whatever the variant says.
     Pkcs12 {
         /// The `.p12`/`.pfx` file.
         path: PathBuf,
         /// Its password (`ssl.truststore.password`).
         password: Option<Password>,
     },
-    /// A Java KeyStore truststore (`ssl.truststore.type=JKS`); its trusted
-    /// certificate entries are trusted. With a password, the file's
-    /// integrity digest is checked, as Java does.
+    /// A Java KeyStore truststore (`ssl.truststore.type=JKS`, Kafka's
+    /// default); its trusted certificate entries are trusted. With a
+    /// password, the file's integrity digest is checked, as Java does. A
+    /// PKCS#12 file here is read as PKCS#12, as Java 9+ does.
     Jks {
         /// The `.jks` file.
         path: PathBuf,
@@ -210,13 +213,42 @@ pub enum ClientIdentity {
         key: Password,
     },
     /// A PKCS#12 keystore (`ssl.keystore.type=PKCS12`) holding one private
-    /// key with its certificate chain.
+    /// key with its certificate chain. The same as
+    /// [`ClientIdentity::KeyStore`] without a key password.
     Pkcs12 {
         /// The `.p12`/`.pfx` file.
         path: PathBuf,
         /// Its password (`ssl.keystore.password`).
         password: Option<Password>,
     },
+    /// A Java key store file holding one private key with its certificate
+    /// chain: JKS (Kafka's default `ssl.keystore.type`) or PKCS#12, told
+    /// apart by content ([`StoreFormat::detect`]); a PEM file with the chain
+    /// and an unencrypted key is read too.
+    KeyStore {
+        /// The `.jks`/`.p12` file.
+        path: PathBuf,
+        /// The store password (`ssl.keystore.password`); checks the file.
+        password: Option<Password>,
+        /// The key password (`ssl.key.password`); decrypts the private key.
+        /// Without it, the store password is used, as Kafka does.
+        key_password: Option<Password>,
+    },
+}
+
+/// What a key or trust store file holds, from its first bytes
+/// ([`StoreFormat::detect`]): stores are read by content, not by their
+/// name or declared type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreFormat {
+    /// A Java KeyStore (magic `FEEDFEED`).
+    Jks,
+    /// A Java JCEKS store (magic `CECECECE`), which is not supported.
+    Jceks,
+    /// PKCS#12 (DER).
+    Pkcs12,
+    /// PEM text.
+    Pem,
 }
 
 /// TLS settings, used when the security protocol is `SSL` or `SASL_SSL`.

@@ -274,6 +274,27 @@ impl Error {
         }
     }
 
+    /// The broker the error is about, when it is about one (for logs and
+    /// routing; the message names it too).
+    pub fn broker(&self) -> Option<&BrokerLabel> {
+        match self {
+            Error::Connect { broker, .. }
+            | Error::ConnectTimeout { broker, .. }
+            | Error::Tls { broker, .. }
+            | Error::SaslAuthentication { broker, .. }
+            | Error::SaslMechanismNotEnabled { broker, .. }
+            | Error::SaslProtocol { broker, .. }
+            | Error::NoCommonVersion { broker, .. }
+            | Error::ApiNotSupported { broker, .. }
+            | Error::RequestTimeout { broker, .. }
+            | Error::Disconnected { broker, .. }
+            | Error::Protocol { broker, .. }
+            | Error::Broker { broker, .. } => Some(broker),
+            Error::AdvertisedUnreachable { source, .. } => source.broker(),
+            _ => None,
+        }
+    }
+
     /// The broker error code, for [`Error::Broker`].
     pub fn code(&self) -> Option<ErrorCode> {
         match self {

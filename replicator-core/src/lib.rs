@@ -106,7 +106,6 @@ mod error;
 #[doc(hidden)]
 pub mod fuzz;
 mod mirror;
-pub mod mm2;
 mod model;
 mod sasl;
 mod secret;
@@ -124,8 +123,8 @@ pub use cluster::{
     PartitionOutcome, TopicMetadata,
 };
 pub use config::{
-    ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, TlsConfig,
-    TrustStore,
+    ClientIdentity, ConnectionConfig, SaslConfig, SaslMechanism, SecurityProtocol, StoreFormat,
+    TlsConfig, TrustStore,
 };
 pub use connection::{Connection, Connector, DisconnectHook, ManagedConnection, PendingResponse};
 pub use engine::metrics as metric_names;

@@ -7,11 +7,18 @@
 //! do with each. Requests are answered concurrently (each response is
 //! written when its [`Action`] is ready), so delays reorder responses.
 //! Every request is recorded for assertions.
+//!
+//! It is strict, as Apache Kafka is: every Produce goes through
+//! `kafka_proto::validate` (per topic config, with producer state), and a
+//! partition Kafka would refuse is answered with Kafka's error even when the
+//! handler scripted a success. Accepted batches are kept
+//! ([`FakeBroker::produced`]).
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use bytes::{Bytes, BytesMut};
@@ -22,10 +29,11 @@ use kafka_proto::{
         metadata_response::{
             MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
         },
-        ApiVersionsResponse, MetadataResponse, RequestBody, RequestHeader, ResponseBody,
-        SaslAuthenticateResponse, SaslHandshakeResponse,
+        ApiVersionsResponse, MetadataResponse, ProduceRequest, ProduceResponse, RequestBody,
+        RequestHeader, ResponseBody, SaslAuthenticateResponse, SaslHandshakeResponse,
     },
-    ApiKey, ErrorCode, Uuid,
+    validate::{PartitionOutcome, StrictProduce, TopicConfig},
+    ApiKey, ErrorCode, TopicRef, Uuid,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -87,6 +95,9 @@ pub struct FakeOptions {
     pub plain_user: Option<PlainUser>,
     /// Topics listed by Metadata: (name, partitions), all led by node 0.
     pub topics: Vec<(String, i32)>,
+    /// Configs the strict Produce check applies per topic (others get
+    /// Kafka's defaults).
+    pub topic_configs: Vec<(String, TopicConfig)>,
     /// Per-request override.
     pub handler: Option<Handler>,
 }
@@ -97,6 +108,7 @@ impl std::fmt::Debug for FakeOptions {
             .field("api_versions", &self.api_versions.len())
             .field("mechanisms", &self.mechanisms)
             .field("topics", &self.topics)
+            .field("topic_configs", &self.topic_configs)
             .finish_non_exhaustive()
     }
 }
@@ -111,9 +123,18 @@ impl Default for FakeOptions {
             mechanisms: vec!["PLAIN".into()],
             plain_user: None,
             topics: Vec::new(),
+            topic_configs: Vec::new(),
             handler: None,
         }
     }
+}
+
+/// What the fake's strict Produce path keeps: Kafka's rules per partition,
+/// and the batches it accepted, as stored.
+#[derive(Debug, Default)]
+struct StrictLog {
+    rules: StrictProduce,
+    stored: HashMap<(String, i32), Vec<Bytes>>,
 }
 
 /// A fake broker task; stopped on drop.
@@ -121,6 +142,7 @@ impl Default for FakeOptions {
 pub struct FakeBroker {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    strict: Arc<Mutex<StrictLog>>,
     accept: JoinHandle<()>,
 }
 
@@ -130,21 +152,49 @@ impl FakeBroker {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Mutex::new(Vec::new()));
+        let mut rules = StrictProduce::default();
+        for (topic, config) in &opts.topic_configs {
+            rules.set_topic_config(topic, config.clone());
+        }
+        let strict = Arc::new(Mutex::new(StrictLog {
+            rules,
+            stored: HashMap::new(),
+        }));
         let opts = Arc::new(opts);
         let rec = Arc::clone(&received);
+        let st = Arc::clone(&strict);
         let accept = tokio::spawn(async move {
             let mut n = 0;
             while let Ok((stream, _)) = listener.accept().await {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream, n, addr, Arc::clone(&opts), Arc::clone(&rec)));
+                let shared = Shared {
+                    me: addr,
+                    opts: Arc::clone(&opts),
+                    received: Arc::clone(&rec),
+                    strict: Arc::clone(&st),
+                };
+                tokio::spawn(serve(stream, n, shared));
                 n += 1;
             }
         });
         Ok(Self {
             addr,
             received,
+            strict,
             accept,
         })
+    }
+
+    /// The batches Produce appended to `topic`-`partition`, as stored
+    /// (offsets assigned), in order.
+    pub fn produced(&self, topic: &str, partition: i32) -> Vec<Bytes> {
+        self.strict
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .stored
+            .get(&(topic.to_owned(), partition))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The listening address.
@@ -180,13 +230,21 @@ impl Drop for FakeBroker {
     }
 }
 
-async fn serve(
-    stream: TcpStream,
-    connection: usize,
+/// What every connection of one fake shares.
+struct Shared {
     me: SocketAddr,
     opts: Arc<FakeOptions>,
     received: Arc<Mutex<Vec<Received>>>,
-) {
+    strict: Arc<Mutex<StrictLog>>,
+}
+
+async fn serve(stream: TcpStream, connection: usize, shared: Shared) {
+    let Shared {
+        me,
+        opts,
+        received,
+        strict,
+    } = shared;
     let (mut read, write) = stream.into_split();
     let write = Arc::new(AsyncMutex::new(write));
     let decoder = FrameDecoder::default();
@@ -210,11 +268,13 @@ async fn serve(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(req.clone());
-            let action = opts
-                .handler
-                .as_ref()
-                .and_then(|h| h(&req))
-                .unwrap_or_else(|| default_action(&req, me, &opts));
+            let scripted = opts.handler.as_ref().and_then(|h| h(&req));
+            let action = match &req.body {
+                RequestBody::Produce(p) => {
+                    strict_produce(&strict, &opts, p, req.header.request_api_version, scripted)
+                }
+                _ => scripted.unwrap_or_else(|| default_action(&req, me, &opts)),
+            };
             let write = Arc::clone(&write);
             let corr = req.header.correlation_id;
             let version = req.header.request_api_version;
@@ -332,6 +392,124 @@ pub fn default_action(req: &Received, me: SocketAddr, opts: &FakeOptions) -> Act
     }
 }
 
+/// The fake's answer to a Produce: Kafka's, or the handler's `scripted`
+/// one with every partition Kafka would refuse answered as Kafka does.
+fn strict_produce(
+    strict: &Mutex<StrictLog>,
+    opts: &FakeOptions,
+    req: &ProduceRequest,
+    version: i16,
+    scripted: Option<Action>,
+) -> Action {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let mut log = strict.lock().unwrap_or_else(|e| e.into_inner());
+    let (kafka, outcomes) = log
+        .rules
+        .produce(req, version, now, |t, p| topic_name(opts, t, p));
+    let refused = outcomes.iter().any(|o| o.result.is_err())
+        || kafka
+            .responses
+            .iter()
+            .flat_map(|t| &t.partition_responses)
+            .any(|p| p.error_code != 0);
+    let action = match scripted {
+        None if req.acks == 0 && refused => Action::Close,
+        None if req.acks == 0 => Action::Ignore,
+        None => Action::Respond(ResponseBody::Produce(kafka)),
+        Some(action) => overrule(action, &kafka),
+    };
+    // Keep what the answer says was appended; take back what it refused.
+    let answered = answered_codes(&action);
+    for o in outcomes {
+        let PartitionOutcome {
+            topic,
+            partition,
+            result,
+        } = o;
+        let Ok(appended) = result else { continue };
+        let dropped = answered.as_ref().is_some_and(|codes| {
+            codes
+                .get(&(topic.clone(), partition))
+                .is_some_and(|&c| c != 0)
+        });
+        if dropped {
+            log.rules.partition(&topic, partition).undo(&appended);
+        } else if let Some(batch) = appended.stored {
+            log.stored
+                .entry((topic, partition))
+                .or_default()
+                .push(batch);
+        }
+    }
+    action
+}
+
+/// `action` with each Produce partition Kafka refused replaced by Kafka's
+/// answer (delays and faults kept as scripted).
+fn overrule(action: Action, kafka: &ProduceResponse) -> Action {
+    match action {
+        Action::Respond(ResponseBody::Produce(mut scripted)) => {
+            for t in &mut scripted.responses {
+                let strict = kafka.responses.iter().find(|k| k.topic == t.topic);
+                for p in &mut t.partition_responses {
+                    let refusal = strict
+                        .and_then(|k| k.partition_responses.iter().find(|q| q.index == p.index))
+                        .filter(|q| q.error_code != 0);
+                    if let Some(q) = refusal {
+                        *p = q.clone();
+                    }
+                }
+            }
+            Action::Respond(ResponseBody::Produce(scripted))
+        }
+        Action::After(d, inner) => Action::After(d, Box::new(overrule(*inner, kafka))),
+        other => other,
+    }
+}
+
+/// The error code `action` answers each (topic, partition) with, when it
+/// is a Produce response (topics by name only).
+fn answered_codes(action: &Action) -> Option<HashMap<(String, i32), i16>> {
+    match action {
+        Action::Respond(ResponseBody::Produce(r)) => Some(
+            r.responses
+                .iter()
+                .flat_map(|t| {
+                    let name = t.topic.name().unwrap_or_default().to_owned();
+                    t.partition_responses
+                        .iter()
+                        .map(move |p| ((name.clone(), p.index), p.error_code))
+                })
+                .collect(),
+        ),
+        Action::After(_, inner) => answered_codes(inner),
+        _ => None,
+    }
+}
+
+/// The name of a listed topic that has `partition`, by name or by the ID
+/// Metadata gave it.
+fn topic_name(opts: &FakeOptions, topic: &TopicRef, partition: i32) -> Option<String> {
+    opts.topics
+        .iter()
+        .enumerate()
+        .find(|(i, (name, n))| {
+            let same = match topic {
+                TopicRef::Name(t) => t == name,
+                TopicRef::Id(id) => *id == topic_id(*i),
+            };
+            same && (0..*n).contains(&partition)
+        })
+        .map(|(_, (name, _))| name.clone())
+}
+
+/// The ID Metadata gives the `i`-th listed topic.
+fn topic_id(i: usize) -> Uuid {
+    Uuid::from_bytes([u8::try_from(i + 1).unwrap_or(1); 16])
+}
+
 /// Metadata naming this fake as node 0, leader of every partition.
 pub fn metadata(me: SocketAddr, opts: &FakeOptions) -> MetadataResponse {
     MetadataResponse {
@@ -349,7 +527,7 @@ pub fn metadata(me: SocketAddr, opts: &FakeOptions) -> MetadataResponse {
             .enumerate()
             .map(|(i, (name, n))| MetadataResponseTopic {
                 name: Some(name.clone()),
-                topic_id: Uuid::from_bytes([u8::try_from(i + 1).unwrap_or(1); 16]),
+                topic_id: topic_id(i),
                 partitions: (0..*n)
                     .map(|p| MetadataResponsePartition {
                         partition_index: p,

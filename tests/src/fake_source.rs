@@ -25,7 +25,7 @@ use kafka_proto::messages::{
     FetchRequest, FetchResponse, ListOffsetsResponse, OffsetCommitResponse, OffsetFetchResponse,
     RequestBody, ResponseBody,
 };
-use kafka_proto::record::{Header, Record, RecordBatchBuilder};
+use kafka_proto::record::{Entries, Entry, Header, Record, RecordBatchBuilder};
 use kafka_proto::{ApiKey, ErrorCode, Records};
 
 use crate::fake_broker::{Action, FakeBroker, FakeOptions, Received};
@@ -65,6 +65,31 @@ impl PartitionFetch {
             error: code,
             ..Self::log(-1, -1, Bytes::new())
         }
+    }
+
+    /// The log `batches` (any entries, in offset order, as a broker stores
+    /// them) read from `fetch_offset`: every entry that ends at or after it.
+    /// The log starts at the first entry's base offset (a legacy wrapper's
+    /// own, last, offset) and ends after the last entry (compacted or
+    /// emptied batches and legacy message sets included, as Kafka serves
+    /// them).
+    pub fn from_log(batches: &[Bytes], fetch_offset: i64) -> Self {
+        let entries: Vec<Entry> = batches
+            .iter()
+            .flat_map(|b| Entries::new(b.clone()))
+            .map(|e| e.expect("a test log holds valid entries"))
+            .collect();
+        let start = entries.first().map_or(0, |e| match e {
+            Entry::Batch(b) => b.base_offset(),
+            Entry::Legacy(l) => l.offset(),
+        });
+        let end = entries.last().map_or(0, Entry::next_offset);
+        let records: Vec<u8> = entries
+            .iter()
+            .filter(|e| e.last_offset() >= fetch_offset)
+            .flat_map(|e| e.as_bytes().to_vec())
+            .collect();
+        Self::log(start, end, Bytes::from(records))
     }
 
     /// The same, listing `aborted` transactions.

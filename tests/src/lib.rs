@@ -16,8 +16,16 @@
 //!   ranges, delayed, malformed or missing responses).
 //! - [`fake_source`]: a scripted source cluster on the fake broker whose
 //!   Fetch answers a test writes, for the mirror tests.
+//! - [`strict_front`]: a proxy before Tansu that answers each Produce
+//!   partition Apache Kafka would refuse with Kafka's error
+//!   ([`StrictTansu`]); the fakes apply the same rules themselves.
 //! - [`pki`] and [`tls_proxy`]: certificates made per test (expired, wrong
-//!   name, PKCS#12, JKS) and a `stunnel4` front that serves them.
+//!   name, PKCS#12) and a `stunnel4` front that serves them; [`keytool`]:
+//!   JKS and PKCS#12 stores written by the real `keytool`.
+//! - [`kafka`]: Apache Kafka itself (KRaft nodes, one or three, every
+//!   listener type; 3.9 in ZooKeeper mode), its Java tools, and
+//!   MirrorMaker 2: the judge.
+//! - [`python`]: the project's venv, for kafka-python and confluent-kafka.
 //! - [`tshark`]: loopback captures decoded by Wireshark's Kafka dissector.
 //! - [`requests`], [`round_trip`], [`log_capture`]: shared request builders,
 //!   the every-API round trip, and `tracing` capture for assertions.
@@ -28,13 +36,18 @@
 mod error;
 pub mod fake_broker;
 pub mod fake_source;
+pub mod kafka;
+pub mod keytool;
 pub mod log_capture;
 pub mod mirror_support;
 pub mod mock;
+pub mod peer;
 pub mod pki;
 pub mod ports;
+pub mod python;
 pub mod requests;
 pub mod round_trip;
+pub mod strict_front;
 mod tansu;
 mod tls;
 pub mod tls_proxy;
@@ -42,6 +55,7 @@ pub mod tshark;
 pub mod wire;
 
 pub use error::{HarnessError, Result};
+pub use strict_front::{StrictFront, StrictTansu};
 pub use tansu::{
     find_tansu, find_tansu_in, ScramMechanism, Storage, TansuBroker, TansuOptions,
     TANSU_INSTALL_HINT,

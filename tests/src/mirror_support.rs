@@ -17,7 +17,7 @@ use replicator_core::{
     Summary,
 };
 
-use crate::TansuBroker;
+use crate::{StrictTansu, TansuBroker};
 
 /// The timestamp of the first numbered record.
 pub const TS: i64 = 1_700_000_000_000;
@@ -56,6 +56,30 @@ impl Rec {
     }
 }
 
+/// `n` records over `partitions` with null keys, tombstones and repeated
+/// and null headers (every fifth record of each kind); values `{tag}-{i}`.
+pub fn varied_tagged(tag: &str, partitions: i32, n: usize) -> Vec<Rec> {
+    (0..n)
+        .map(|i| {
+            let p = (i as i32) % partitions;
+            let mut r = Rec::kv(p, &format!("k{i}"), &format!("{tag}-{i}"), TS + i as i64);
+            match i % 5 {
+                0 => r.key = None,
+                1 => r.value = None, // tombstone
+                2 => {
+                    r.headers = vec![
+                        ("h1".into(), Some(b"one".to_vec())),
+                        ("h-null".into(), None),
+                        ("h1".into(), Some(b"again".to_vec())),
+                    ]
+                }
+                _ => {}
+            }
+            r
+        })
+        .collect()
+}
+
 /// Records `from..to` ([`Rec::numbered`]), spread round robin over
 /// `partitions`.
 pub fn numbered(from: i64, to: i64, partitions: i32) -> Vec<Rec> {
@@ -67,6 +91,12 @@ pub fn numbered(from: i64, to: i64, partitions: i32) -> Vec<Rec> {
 /// A fresh Tansu broker; a missing `tansu` fails the test.
 pub fn tansu() -> TansuBroker {
     TansuBroker::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh Tansu broker behind a strict front, for a mirror's target:
+/// whatever Apache Kafka would refuse, it refuses with Kafka's error.
+pub fn strict_tansu() -> StrictTansu {
+    StrictTansu::start().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Cluster settings with short backoffs for tests.
@@ -229,11 +259,26 @@ pub async fn transaction(p: &FutureProducer, topic: &str, records: &[Rec], commi
 /// arrived or `timeout` passes; records are grouped by partition in
 /// offset order.
 pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration) -> Vec<Rec> {
+    consume_with_offsets(bootstrap, topic, expected, timeout, "read_committed")
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect()
+}
+
+/// [`consume`] with the `isolation.level` given, keeping each record's
+/// offset.
+pub fn consume_with_offsets(
+    bootstrap: &str,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+    isolation: &str,
+) -> Vec<(i64, Rec)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "independent-checker")
         .set("enable.auto.commit", "false")
-        .set("isolation.level", "read_committed")
+        .set("isolation.level", isolation)
         .set("fetch.max.bytes", "20000000")
         .set("max.partition.fetch.bytes", "10000000")
         .set("receive.message.max.bytes", "30000000")
@@ -278,10 +323,7 @@ pub fn consume(bootstrap: &str, topic: &str, expected: usize, timeout: Duration)
         ));
         n += 1;
     }
-    by_partition
-        .into_values()
-        .flat_map(|v| v.into_iter().map(|(_, r)| r))
-        .collect()
+    by_partition.into_values().flatten().collect()
 }
 
 /// Groups records by partition, keeping order.
@@ -315,6 +357,37 @@ pub fn assert_same(what: &str, source: &[Rec], target: &[Rec]) {
 /// ([`assert_same`]), read by [`consume`] within `timeout`.
 pub fn assert_holds(bootstrap: &str, topic: &str, want: &[Rec], timeout: Duration) {
     assert_same(topic, want, &consume(bootstrap, topic, want.len(), timeout));
+}
+
+/// Every source record appears on the target in source order; a record may
+/// repeat only right after a resend (at-least-once), never skip.
+pub fn assert_in_order_no_gap(source: &[Rec], target: &[Rec]) -> usize {
+    let (s, t) = (by_partition(source), by_partition(target));
+    let mut dups = 0;
+    for (p, sr) in &s {
+        let tr = t.get(p).cloned().unwrap_or_default();
+        let mut next = 0usize; // index in sr of the next new record
+        for r in &tr {
+            if next < sr.len() && *r == sr[next] {
+                next += 1;
+            } else {
+                let earlier = sr[..next].iter().rposition(|x| x == r);
+                assert!(
+                    earlier.is_some(),
+                    "partition {p}: unexpected or out-of-order record {r:?} (expected {:?})",
+                    sr.get(next)
+                );
+                dups += 1;
+            }
+        }
+        assert_eq!(
+            next,
+            sr.len(),
+            "partition {p}: only {next} of {} source records arrived",
+            sr.len()
+        );
+    }
+    dups
 }
 
 /// Polls `f` every 20 ms until it is true; panics with `what` after `timeout`.

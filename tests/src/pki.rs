@@ -1,7 +1,9 @@
 //! Throw-away certificates made in-process with `rcgen`: a CA, server
 //! certificates with chosen names and validity (for hostname-mismatch and
-//! expiry tests), client certificates, and the same material as PKCS#12
-//! (written by `openssl pkcs12`, as users make them) and JKS truststores.
+//! expiry tests), client certificates, and the same material as users
+//! store it: PKCS#12 written by `openssl pkcs12`, and JKS and PKCS#12
+//! stores written by the real `keytool` (a JDK's), the way Kafka's security
+//! guide makes them.
 
 use std::{
     fs,
@@ -16,7 +18,7 @@ use rcgen::{
 };
 use tempfile::TempDir;
 
-use crate::{tansu::run_with_timeout, HarnessError, Result};
+use crate::{keytool, tansu::run_with_timeout, HarnessError, Result};
 
 /// When a certificate is valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct Pki {
     ca_key: KeyPair,
     /// The CA certificate (PEM).
     pub ca_cert: PathBuf,
+    /// The CA's private key (PEM), for `openssl x509 -req`.
+    ca_key_file: PathBuf,
     serial: u64,
 }
 
@@ -97,11 +101,14 @@ impl Pki {
         let ca = params.self_signed(&ca_key).map_err(rc)?;
         let ca_cert = dir.path().join("ca.pem");
         write(&ca_cert, ca.pem().as_bytes())?;
+        let ca_key_file = dir.path().join("ca.key");
+        write(&ca_key_file, ca_key.serialize_pem().as_bytes())?;
         Ok(Self {
             dir,
             ca,
             ca_key,
             ca_cert,
+            ca_key_file,
             serial: 1,
         })
     }
@@ -204,10 +211,35 @@ impl Pki {
         Ok(out)
     }
 
-    /// A JKS truststore with the CA as a trusted-certificate entry.
-    pub fn jks_truststore(&self, password: &str) -> Result<PathBuf> {
-        let out = self.dir.path().join("truststore.jks");
-        write(&out, &jks_truststore(&[&self.ca_der()], password))?;
+    /// A truststore `file` of `store_type` (`JKS` or `PKCS12`) holding the
+    /// CA, written by `keytool` ([`keytool::truststore`]).
+    pub fn keytool_truststore(
+        &self,
+        file: &str,
+        store_type: &str,
+        password: &str,
+    ) -> Result<PathBuf> {
+        let out = self.dir.path().join(file);
+        keytool::truststore(&self.ca_cert, &out, store_type, password)?;
+        Ok(out)
+    }
+
+    /// A client keystore `file` signed by this CA, made by `keytool` as
+    /// Kafka's security guide does ([`keytool::keystore`]).
+    pub fn keytool_keystore(
+        &self,
+        file: &str,
+        store_type: &str,
+        store_password: &str,
+        key_password: &str,
+        cn: &str,
+    ) -> Result<PathBuf> {
+        let out = self.dir.path().join(file);
+        let ca = keytool::Ca {
+            cert: &self.ca_cert,
+            key: &self.ca_key_file,
+        };
+        keytool::keystore(&ca, &out, store_type, store_password, key_password, cn)?;
         Ok(out)
     }
 }
@@ -220,32 +252,4 @@ fn openssl(args: &[&str]) -> Result<()> {
     let mut cmd = Command::new("openssl");
     cmd.args(args);
     run_with_timeout(cmd, Duration::from_secs(30)).map(drop)
-}
-
-/// Encodes a JKS (v2) truststore as Java's `JavaKeyStore.engineStore` does.
-pub fn jks_truststore(certs: &[&[u8]], password: &str) -> Vec<u8> {
-    use sha1::{Digest, Sha1};
-    let mut out = Vec::new();
-    out.extend_from_slice(&0xFEED_FEEDu32.to_be_bytes());
-    out.extend_from_slice(&2u32.to_be_bytes());
-    out.extend_from_slice(&u32::try_from(certs.len()).unwrap_or(0).to_be_bytes());
-    for (i, der) in certs.iter().enumerate() {
-        out.extend_from_slice(&2u32.to_be_bytes());
-        let alias = format!("caroot{i}");
-        out.extend_from_slice(&u16::try_from(alias.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(alias.as_bytes());
-        out.extend_from_slice(&1_700_000_000_000u64.to_be_bytes());
-        out.extend_from_slice(&5u16.to_be_bytes());
-        out.extend_from_slice(b"X.509");
-        out.extend_from_slice(&u32::try_from(der.len()).unwrap_or(0).to_be_bytes());
-        out.extend_from_slice(der);
-    }
-    let mut h = Sha1::new();
-    for unit in password.encode_utf16() {
-        h.update(unit.to_be_bytes());
-    }
-    h.update(b"Mighty Aphrodite");
-    h.update(&out);
-    out.extend_from_slice(&h.finalize());
-    out
 }

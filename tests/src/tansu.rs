@@ -544,7 +544,7 @@ impl Drop for TansuBroker {
     }
 }
 
-fn signal(child: &Child, sig: Signal) -> Result<()> {
+pub(crate) fn signal(child: &Child, sig: Signal) -> Result<()> {
     let pid = child.id();
     let raw = i32::try_from(pid).map_err(|_| HarnessError::Signal {
         signal: sig.as_str(),

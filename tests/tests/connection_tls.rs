@@ -1,10 +1,13 @@
 //! TLS and mutual TLS through a real TLS server (`stunnel4`) in front of
 //! Tansu or the fake broker: the full round trip, PEM, PKCS#12 and JKS
-//! trust and identity, and the failures users hit (unknown CA, host name
-//! mismatch, expired certificate, missing client certificate, protocol
-//! mismatch), each with an error that says what to fix.
+//! trust and identity (Java stores made by the real `keytool`: JKS
+//! truststores, JKS keystores with a client key of its own password,
+//! PKCS#12 stores named `.jks`), and the failures users hit (unknown CA,
+//! host name mismatch, expired certificate, missing client certificate,
+//! protocol mismatch, wrong store or key password), each with an error
+//! that says what to fix.
 //!
-//! Needs `tansu`, `stunnel4` and `openssl` (`.ci/install-deps`).
+//! Needs `tansu`, `stunnel4`, `openssl` and `keytool` (`.ci/install-deps`).
 
 use std::time::Duration;
 
@@ -18,7 +21,7 @@ use integration_tests::{
 use kafka_proto::messages::MetadataRequest;
 use replicator_core::{
     ClientIdentity, Cluster, ClusterConfig, Connection, ConnectionConfig, Error, Password,
-    SecurityProtocol, TlsConfig, TrustStore,
+    SecurityProtocol, StoreFormat, TlsConfig, TrustStore,
 };
 
 fn tls_config(tls: TlsConfig) -> ConnectionConfig {
@@ -160,13 +163,168 @@ async fn jks_truststore_with_pem_client_certificate() {
     let client = pki.client("client", "replicator").unwrap();
     let tls = TlsConfig {
         trust: TrustStore::Jks {
-            path: pki.jks_truststore("changeit").unwrap(),
+            path: pki
+                .keytool_truststore("truststore.jks", "JKS", "changeit")
+                .unwrap(),
             password: Some(Password::new("changeit")),
         },
         ..TlsConfig::default()
     }
     .client_pem_files(&client.cert, &client.key);
     connect(&proxy.bootstrap(), tls_config(tls)).await.unwrap();
+}
+
+/// A JKS or PKCS#12 truststore and keystore, as [`ClientIdentity::KeyStore`]
+/// under Kafka's default type (JKS), with these passwords.
+fn java_stores(
+    truststore: &std::path::Path,
+    trust_password: &str,
+    keystore: &std::path::Path,
+    store_password: &str,
+    key_password: Option<&str>,
+) -> TlsConfig {
+    TlsConfig {
+        trust: TrustStore::Jks {
+            path: truststore.to_owned(),
+            password: Some(Password::new(trust_password)),
+        },
+        identity: Some(ClientIdentity::KeyStore {
+            path: keystore.to_owned(),
+            password: Some(Password::new(store_password)),
+            key_password: key_password.map(Password::new),
+        }),
+        ..TlsConfig::default()
+    }
+}
+
+/// mTLS with stores `keytool` wrote as `store_type`, both named `.jks`:
+/// the file holds `store_type` whatever its name, and it works.
+async fn mtls_with_keytool_stores(store_type: &str, key_password: &str) {
+    let mut pki = pki();
+    let (_fake, proxy) = fake_behind_tls(&mut pki, &["127.0.0.1"], Validity::Current, true).await;
+    let truststore = pki
+        .keytool_truststore("client.truststore.jks", store_type, "trust-secret")
+        .unwrap();
+    let keystore = pki
+        .keytool_keystore(
+            "client.keystore.jks",
+            store_type,
+            "store-secret",
+            key_password,
+            "replicator",
+        )
+        .unwrap();
+    let format = StoreFormat::detect(&std::fs::read(&keystore).unwrap());
+    assert_eq!(format.map(StoreFormat::name), Some(store_type));
+    let tls = java_stores(
+        &truststore,
+        "trust-secret",
+        &keystore,
+        "store-secret",
+        Some(key_password),
+    );
+    connect(&proxy.bootstrap(), tls_config(tls))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n--- stunnel ---\n{}", proxy.log()));
+}
+
+/// The stores of Kafka's security guide: a JKS truststore and a JKS
+/// keystore whose key has a password of its own, both by `keytool`.
+#[tokio::test]
+async fn keytool_jks_keystore_and_truststore_for_mtls() {
+    mtls_with_keytool_stores("JKS", "key-secret").await;
+}
+
+/// `keytool -genkeypair` writes PKCS#12 whatever the file is called: a
+/// `.jks` name and Kafka's default type JKS still work.
+#[tokio::test]
+async fn keytool_pkcs12_store_named_jks() {
+    mtls_with_keytool_stores("PKCS12", "store-secret").await;
+}
+
+/// Each wrong password is refused before any connection, with an error
+/// that names the file and which password (never its value).
+#[tokio::test]
+async fn wrong_store_and_key_passwords_name_the_file_and_the_password() {
+    let pki = pki();
+    let jks = pki
+        .keytool_keystore(
+            "client.keystore.jks",
+            "JKS",
+            "store-secret",
+            "key-secret",
+            "c",
+        )
+        .unwrap();
+    let p12 = pki
+        .keytool_keystore(
+            "p12-named.jks",
+            "PKCS12",
+            "store-secret",
+            "store-secret",
+            "c",
+        )
+        .unwrap();
+    let trust = pki
+        .keytool_truststore("client.truststore.jks", "JKS", "trust-secret")
+        .unwrap();
+    let identity = |path: &std::path::Path, store: &str, key: Option<&str>| {
+        java_stores(&trust, "trust-secret", path, store, key)
+    };
+    let cases = [
+        (
+            identity(&jks, "WRONG-pass-1", Some("key-secret")),
+            &jks,
+            "ssl.keystore.password",
+        ),
+        (
+            identity(&jks, "store-secret", Some("WRONG-pass-2")),
+            &jks,
+            "ssl.key.password",
+        ),
+        // Without a key password the store password is tried, and fails.
+        (
+            identity(&jks, "store-secret", None),
+            &jks,
+            "ssl.key.password",
+        ),
+        (
+            identity(&p12, "WRONG-pass-3", None),
+            &p12,
+            "ssl.keystore.password",
+        ),
+        (
+            TlsConfig {
+                trust: TrustStore::Jks {
+                    path: trust.clone(),
+                    password: Some(Password::new("WRONG-pass-4")),
+                },
+                ..TlsConfig::default()
+            },
+            &trust,
+            "ssl.truststore.password",
+        ),
+    ];
+    for (tls, file, which) in cases {
+        let err = match connect("127.0.0.1:9", tls_config(tls)).await {
+            Ok(_) => panic!("{which}: connected with a wrong password"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, Error::TlsMaterial { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(&file.display().to_string()), "{which}: {msg}");
+        assert!(
+            msg.contains("wrong password") && msg.contains(which),
+            "{which}: {msg}"
+        );
+        let password = if which == "ssl.key.password" {
+            "key password"
+        } else {
+            "store password"
+        };
+        assert!(msg.contains(password), "{which}: {msg}");
+        assert!(!msg.contains("WRONG-pass"), "{which}: {msg}");
+    }
 }
 
 #[tokio::test]

@@ -17,9 +17,10 @@ use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
     assert_holds, assert_same, by_partition, consume, finish, mirror, numbered, produce, producer,
-    start, tansu, wait_for_status, Rec,
+    start, strict_tansu, tansu, wait_for_status, Rec,
 };
 use integration_tests::mock::MockKafka;
+use integration_tests::peer::{PeerKind, Peers};
 use replicator_core::{Mode, PartitionState};
 
 // Current-thread runtime: the engine's tasks log on this thread, where the
@@ -28,7 +29,7 @@ use replicator_core::{Mode, PartitionState};
 async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
     let logs = Logs::capture();
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     source.create_topic("orders", 2).unwrap();
     produce(
         &producer(&source.bootstrap(), &[]),
@@ -75,7 +76,7 @@ async fn backfill_with_nothing_selected_finishes_with_an_empty_summary() {
 #[tokio::test]
 async fn backfill_reports_the_end_offsets_captured_at_start() {
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("ledger", 2).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
@@ -162,29 +163,56 @@ async fn backfill_reports_the_end_offsets_captured_at_start() {
 #[tokio::test]
 async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
     let mock = MockKafka::start(1).unwrap();
-    let target = tansu();
-    let (sb, tb) = (mock.bootstrap(), target.bootstrap());
+    let target = strict_tansu();
     mock.create_topic("ledger", 2, 1).unwrap();
+    no_batch_at_or_past_the_end(
+        &mock.bootstrap(),
+        &target.bootstrap(),
+        "ledger",
+        "mirror-mock-ends",
+    )
+    .await;
+}
+
+/// Apache Kafka stores batches as produced too, and answers a Fetch with
+/// several of them: the same stop at the end offsets.
+// Current-thread runtime: the topic is paused before the first fetch.
+#[tokio::test]
+async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset_kafka() {
+    let peers = Peers::start(PeerKind::Kafka, "ends");
+    let topic = peers.name("ledger");
+    peers.source.create_topic(&topic, 2).unwrap();
+    no_batch_at_or_past_the_end(
+        &peers.source.bootstrap(),
+        &peers.target.bootstrap(),
+        &topic,
+        &peers.name("mirror-ends"),
+    )
+    .await;
+}
+
+async fn no_batch_at_or_past_the_end(sb: &str, tb: &str, topic: &str, group: &str) {
+    let (sb, tb) = (sb.to_owned(), tb.to_owned());
     let p = producer(&sb, &[("linger.ms", "2"), ("batch.num.messages", "30")]);
     let before = numbered(0, 200, 2);
-    produce(&p, "ledger", &before).await;
+    produce(&p, topic, &before).await;
     let handle = start(
         mirror(&sb, &tb)
-            .topics(["ledger"])
-            .group_id("mirror-mock-ends")
+            .topics([topic])
+            .group_id(group)
             .mode(Mode::UntilCaughtUp)
             .sync_configs(false),
     )
     .await;
     let control = handle.control();
-    assert!(control.pause("ledger"));
+    assert!(control.pause(topic));
     for st in &control.status().partitions {
         assert_eq!(st.end_offset, Some(100), "{st:?}");
     }
     // Delivered after the first 200: their batches start at offset 100.
     let after = numbered(200, 260, 2);
-    produce(&p, "ledger", &after).await;
-    assert!(control.resume("ledger"));
+    produce(&p, topic, &after).await;
+    assert!(control.resume(topic));
     let summary = finish(handle, Duration::from_secs(60)).await;
     assert_eq!(summary.failed().count(), 0, "{summary}");
     assert_eq!(summary.totals.records, before.len() as u64, "{summary}");
@@ -194,9 +222,9 @@ async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
         assert_eq!(st.totals.records, 100, "{st:?}");
     }
     assert_same(
-        "ledger",
+        topic,
         &before,
-        &consume(&tb, "ledger", before.len() + 1, Duration::from_secs(10)),
+        &consume(&tb, topic, before.len() + 1, Duration::from_secs(10)),
     );
 }
 
@@ -206,7 +234,7 @@ async fn backfill_copies_no_batch_starting_at_or_past_the_end_offset() {
 /// after start and is not copied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_drops_fetched_batches_that_start_at_or_past_the_end_offset() {
-    let target = tansu();
+    let target = strict_tansu();
     let ends = [5i64, 6];
     let source = fake_source::start(
         vec![("ledger".into(), 2)],

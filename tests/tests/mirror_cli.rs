@@ -1,6 +1,6 @@
-//! The `mirror` example's command line, end to end against two Tansu
-//! brokers: a properties file written here, `mirror --until-caught-up` run
-//! in-process through the same `examples::cli` code the binary calls, and the
+//! The `kafka-mirror` command, end to end against two Tansu brokers: a
+//! properties file written here, `kafka-mirror --until-caught-up` run
+//! in-process through the same `mirror_cli::run_with` the binary calls, and the
 //! target checked record by record by an independent librdkafka consumer.
 //! Then active/active (a->b and b->a with the prefix policy), run twice.
 //!
@@ -9,14 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use examples::cli::{run_with, Outcome, EXIT_OK, EXIT_USAGE};
-use integration_tests::mirror_support::{assert_same, consume, produce, producer, tansu, Rec, TS};
-use integration_tests::TansuBroker;
+use integration_tests::mirror_support::{
+    assert_same, consume, produce, producer, strict_tansu, Rec, TS,
+};
+use integration_tests::StrictTansu;
+use mirror_cli::{run_with, Outcome, EXIT_OK, EXIT_USAGE};
 use replicator_core::{PartitionState, Summary};
 
 /// Writes the properties file `name` in `dir`: clusters a and b at the
 /// two brokers, then `rest`.
-fn properties(dir: &Path, name: &str, a: &TansuBroker, b: &TansuBroker, rest: &str) -> PathBuf {
+fn properties(dir: &Path, name: &str, a: &StrictTansu, b: &StrictTansu, rest: &str) -> PathBuf {
     let path = dir.join(name);
     let text = format!(
         "clusters = a, b\n\
@@ -77,8 +79,9 @@ fn summary<'a>(o: &'a Outcome, flow: &str) -> &'a Summary {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_until_caught_up_copies_everything() {
-    let a = tansu();
-    let b = tansu();
+    // Both are targets in the active/active runs: both are strict.
+    let a = strict_tansu();
+    let b = strict_tansu();
     a.create_topic("orders", 3).unwrap();
     a.create_topic("payments", 1).unwrap();
     a.create_topic("scratch", 1).unwrap();
@@ -146,8 +149,8 @@ async fn cli_until_caught_up_copies_everything() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_active_active_with_prefixes() {
-    let a = tansu();
-    let b = tansu();
+    let a = strict_tansu();
+    let b = strict_tansu();
     a.create_topic("orders", 2).unwrap();
     b.create_topic("orders", 2).unwrap();
     let from_a = records("a", 2, 200);
@@ -237,8 +240,8 @@ async fn cli_bad_usage_and_config_exit_2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_continuous_stops_gracefully_when_asked() {
-    let a = tansu();
-    let b = tansu();
+    let a = strict_tansu();
+    let b = strict_tansu();
     a.create_topic("events", 2).unwrap();
     let events = records("e", 2, 200);
     produce(&producer(&a.bootstrap(), &[]), "events", &events).await;
@@ -280,8 +283,8 @@ async fn cli_continuous_stops_gracefully_when_asked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_until_caught_up_with_nothing_selected_exits_0() {
-    let a = tansu();
-    let b = tansu();
+    let a = strict_tansu();
+    let b = strict_tansu();
     a.create_topic("orders", 1).unwrap();
     produce(
         &producer(&a.bootstrap(), &[]),

@@ -5,40 +5,43 @@
 //! committed offset against the log's [earliest, latest] when it positions
 //! a partition, resets per the start policy, reports it, and goes on.
 //!
-//! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
+//! Apache Kafka answers OFFSET_OUT_OF_RANGE there; the same scenario runs
+//! against it too, so the check at positioning and Kafka's answer agree.
+//!
+//! Needs `tansu` (`.ci/install-deps tansu`) and Java with Kafka's jars
+//! (`.ci/install-deps kafka`); a missing peer fails.
 
 use std::time::Duration;
 
 use integration_tests::log_capture::Logs;
 use integration_tests::mirror_support::{
-    assert_holds, mirror, numbered, produce, producer, start, tansu, wait_for_status, Rec,
+    assert_holds, mirror, numbered, produce, producer, start, wait_for_status, Rec,
 };
+use integration_tests::peer::{PeerKind, Peers};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 use replicator_core::PartitionState;
 
-const TOPIC: &str = "far";
-const GROUP: &str = "mirror-far";
 const FAR: i64 = 1_000_000;
 
-fn group_client(bootstrap: &str) -> BaseConsumer {
+fn group_client(bootstrap: &str, group: &str) -> BaseConsumer {
     ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
-        .set("group.id", GROUP)
+        .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
         .expect("librdkafka consumer")
 }
 
 /// The mirror group's committed offset of partition 0, read by librdkafka.
-fn committed(c: &BaseConsumer) -> Offset {
+fn committed(c: &BaseConsumer, topic: &str) -> Offset {
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(TOPIC, 0);
+    tpl.add_partition(topic, 0);
     let got = c
         .committed_offsets(tpl, Duration::from_secs(10))
         .expect("committed offsets");
-    got.find_partition(TOPIC, 0)
+    got.find_partition(topic, 0)
         .expect("partition listed")
         .offset()
 }
@@ -46,31 +49,43 @@ fn committed(c: &BaseConsumer) -> Offset {
 // Current-thread runtime: the engine's tasks log on this thread, where the
 // capture is installed.
 #[tokio::test]
-async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
+async fn a_committed_offset_past_the_log_end_is_reset_and_reported_tansu() {
+    a_committed_offset_past_the_log_end_is_reset_and_reported(PeerKind::Tansu).await;
+}
+
+// Current-thread runtime, as above.
+#[tokio::test]
+async fn a_committed_offset_past_the_log_end_is_reset_and_reported_kafka() {
+    a_committed_offset_past_the_log_end_is_reset_and_reported(PeerKind::Kafka).await;
+}
+
+async fn a_committed_offset_past_the_log_end_is_reset_and_reported(kind: PeerKind) {
     let logs = Logs::capture();
-    let source = tansu();
-    let target = tansu();
+    let peers = Peers::start(kind, "range");
+    let (source, target) = (&peers.source, &peers.target);
+    let (topic, group) = (peers.name("far"), peers.name("mirror-far"));
+    let (topic, group) = (topic.as_str(), group.as_str());
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
-    source.create_topic(TOPIC, 1).unwrap();
+    source.create_topic(topic, 1).unwrap();
     let p = producer(&sb, &[("linger.ms", "2")]);
     let first = numbered(0, 40, 1);
-    produce(&p, TOPIC, &first).await;
+    produce(&p, topic, &first).await;
 
     // The group's offset points far past the 40-record log.
-    let client = group_client(&sb);
+    let client = group_client(&sb, group);
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(TOPIC, 0, Offset::Offset(FAR))
+    tpl.add_partition_offset(topic, 0, Offset::Offset(FAR))
         .unwrap();
     client
         .commit(&tpl, CommitMode::Sync)
         .expect("commit the far offset");
-    assert_eq!(committed(&client), Offset::Offset(FAR));
+    assert_eq!(committed(&client, topic), Offset::Offset(FAR));
 
     // Earliest (the default): back to the log start, copying all of it.
     let handle = start(
         mirror(&sb, &tb)
-            .topics([TOPIC])
-            .group_id(GROUP)
+            .topics([topic])
+            .group_id(group)
             .commit_interval(Duration::from_millis(100)),
     )
     .await;
@@ -87,7 +102,7 @@ async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
     .await;
     // New records arrive too: the mirror is not stuck past the end.
     let second = numbered(40, 50, 1);
-    produce(&p, TOPIC, &second).await;
+    produce(&p, topic, &second).await;
     wait_for_status(
         &control,
         "the new records mirrored",
@@ -106,7 +121,11 @@ async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
         "going back skips nothing: {summary}"
     );
     assert!(summary.to_string().contains("0 offsets lost"), "{summary}");
-    assert_eq!(committed(&client), Offset::Offset(50), "the group moved on");
+    assert_eq!(
+        committed(&client, topic),
+        Offset::Offset(50),
+        "the group moved on"
+    );
 
     let text = logs.text();
     let warning = text
@@ -115,14 +134,14 @@ async fn a_committed_offset_past_the_log_end_is_reset_and_reported() {
         .unwrap_or_else(|| panic!("no warning logged:\n{text}"));
     for part in [
         "WARN",
-        &format!("{TOPIC}-0"),
+        &format!("{topic}-0"),
         &FAR.to_string(),
         "[0, 40]",
-        GROUP,
+        group,
     ] {
         assert!(warning.contains(part), "{part:?} missing: {warning}");
     }
 
     let all: Vec<Rec> = first.iter().chain(&second).cloned().collect();
-    assert_holds(&tb, TOPIC, &all, Duration::from_secs(30));
+    assert_holds(&tb, topic, &all, Duration::from_secs(30));
 }

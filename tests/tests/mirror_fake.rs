@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use integration_tests::fake_source::{self, PartitionFetch};
-use integration_tests::mirror_support::{consume, finish, mirror, start, tansu, TS};
+use integration_tests::mirror_support::{consume, finish, mirror, start, strict_tansu, TS};
 use kafka_proto::messages::fetch_response::AbortedTransaction;
 use kafka_proto::messages::RequestBody;
 use kafka_proto::record::{ControlRecordType, RecordBatchBuilder};
@@ -72,7 +72,7 @@ fn read_committed(offset: i64) -> PartitionFetch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aborted_batches_are_dropped_and_markers_never_forwarded() {
-    let target = tansu();
+    let target = strict_tansu();
     let source = fake_source::start(
         vec![(TOPIC.into(), 1)],
         |_, _| END,

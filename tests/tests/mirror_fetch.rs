@@ -19,7 +19,7 @@ use integration_tests::fake_broker::{Action, FakeBroker, Received};
 use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::mirror_support::{
     assert_holds, assert_same, cluster_config, consume, finish, finish_or, init_logs, mirror,
-    produce, producer, start, start_or, tansu, wait_for_or, Rec, TS,
+    produce, producer, start, start_or, strict_tansu, tansu, wait_for_or, Rec, TS,
 };
 use integration_tests::requests;
 use kafka_proto::messages::{FetchRequest, RequestBody};
@@ -49,7 +49,7 @@ async fn broker_label(bootstrap: &str) -> String {
 async fn a_partition_the_broker_cannot_serve_fails_alone_and_the_others_arrive() {
     init_logs();
     let source = tansu();
-    let target = tansu();
+    let target = strict_tansu();
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic("plain", 3).unwrap();
     source.create_topic("packed", 1).unwrap();
@@ -181,7 +181,7 @@ fn fetches(source: &FakeBroker) -> Vec<Vec<(i32, i64)>> {
 async fn probes_find_the_one_partition_that_breaks_the_connection() {
     init_logs();
     const END: i64 = 5;
-    let target = tansu();
+    let target = strict_tansu();
     let source = fake_source::start(
         vec![("iso".into(), 4)],
         |_, _| END,
@@ -246,7 +246,7 @@ async fn a_fetch_for_other_partitions_goes_out_while_one_is_held() {
     init_logs();
     const P1_END: i64 = 10;
     let end = |p: i32| if p == 0 { 0 } else { P1_END };
-    let target = tansu();
+    let target = strict_tansu();
     // Partition 0 is empty: the first fetch of it is answered, every later
     // one (a poll waiting for data) is held, never answered.
     let polls_of_0 = AtomicUsize::new(0);

@@ -8,7 +8,12 @@
 //! The mirror runs in `mirror_child` (this crate's binary); the source
 //! records are produced, and the target checked, with librdkafka.
 //!
-//! Needs `tansu` (`.ci/install-deps tansu`); a missing broker fails.
+//! Runs between two Tansu brokers and between two Apache Kafka brokers
+//! (one after the other: the duplicate bound assumes the mirror is not
+//! starved by a second copy of the test).
+//!
+//! Needs `tansu` (`.ci/install-deps tansu`) and Java with Kafka's jars
+//! (`.ci/install-deps kafka`); a missing peer fails.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -19,7 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use integration_tests::mirror_support::{by_partition, consume, produce, producer, Rec};
-use integration_tests::TansuBroker;
+use integration_tests::peer::{PeerKind, Peers};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use rdkafka::config::ClientConfig;
@@ -195,10 +200,26 @@ fn committed(c: &BaseConsumer) -> BTreeMap<i32, i64> {
         .collect()
 }
 
+/// One variant at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_stream_then_restart_leaves_no_gap_and_bounded_duplicates() {
-    let source = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
-    let target = TansuBroker::start().unwrap_or_else(|e| panic!("{e}"));
+async fn sigkill_mid_stream_then_restart_leaves_no_gap_and_bounded_duplicates_tansu() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    sigkill_mid_stream_then_restart(Peers::start(PeerKind::Tansu, "")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_stream_then_restart_leaves_no_gap_and_bounded_duplicates_kafka() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let peers = tokio::task::block_in_place(|| Peers::start(PeerKind::Kafka, "kill"));
+    sigkill_mid_stream_then_restart(peers).await;
+}
+
+/// The topic and group names are this binary's own, so they need no
+/// prefix on the shared Kafka brokers.
+async fn sigkill_mid_stream_then_restart(peers: Peers) {
+    let (source, target) = (&peers.source, &peers.target);
     let (sb, tb) = (source.bootstrap(), target.bootstrap());
     source.create_topic(TOPIC, PARTITIONS).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -3,48 +3,23 @@
 //! afterwards nothing is lost or reordered. And a batch the target refuses
 //! as too large stops its partition with an error that says why.
 //!
+//! The target is not behind the strict front (issue 11): the mock's three
+//! brokers advertise their own ports, so no single front can stand before
+//! them, and these tests are about faults and routing. Its data is
+//! librdkafka's own, forwarded whole; the strict path is covered by the
+//! Tansu mirror tests.
+//!
 //! The source is a Tansu broker (`.ci/install-deps tansu`); a missing
 //! broker fails.
 
 use std::time::Duration;
 
 use integration_tests::mirror_support::{
-    by_partition, consume, init_logs, mirror, numbered, produce, producer, start, tansu,
+    assert_in_order_no_gap, consume, init_logs, mirror, numbered, produce, producer, start, tansu,
     wait_for_status, Rec,
 };
 use integration_tests::mock::{MockApiKey, MockError, MockKafka};
 use replicator_core::PartitionState;
-
-/// Every source record appears on the target in source order; a record may
-/// repeat only right after a resend (at-least-once), never skip.
-fn assert_in_order_no_gap(source: &[Rec], target: &[Rec]) -> usize {
-    let (s, t) = (by_partition(source), by_partition(target));
-    let mut dups = 0;
-    for (p, sr) in &s {
-        let tr = t.get(p).cloned().unwrap_or_default();
-        let mut next = 0usize; // index in sr of the next new record
-        for r in &tr {
-            if next < sr.len() && *r == sr[next] {
-                next += 1;
-            } else {
-                let earlier = sr[..next].iter().rposition(|x| x == r);
-                assert!(
-                    earlier.is_some(),
-                    "partition {p}: unexpected or out-of-order record {r:?} (expected {:?})",
-                    sr.get(next)
-                );
-                dups += 1;
-            }
-        }
-        assert_eq!(
-            next,
-            sr.len(),
-            "partition {p}: only {next} of {} source records arrived",
-            sr.len()
-        );
-    }
-    dups
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_move_broker_bounce_and_produce_errors_lose_nothing() {

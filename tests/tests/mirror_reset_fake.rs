@@ -25,9 +25,9 @@ use bytes::Bytes;
 use integration_tests::fake_broker::FakeBroker;
 use integration_tests::fake_source::{self, batch, PartitionFetch};
 use integration_tests::mirror_support::{
-    assert_holds, finish, mirror, numbered, start, start_or, tansu, wait_for_status, Rec,
+    assert_holds, finish, mirror, numbered, start, start_or, strict_tansu, wait_for_status, Rec,
 };
-use integration_tests::TansuBroker;
+use integration_tests::StrictTansu;
 use kafka_proto::ErrorCode;
 use replicator_core::{MirrorHandle, Mode, PartitionState, StartFrom};
 
@@ -68,7 +68,7 @@ fn out_of_range_before_new_start(offset: i64) -> PartitionFetch {
 /// answering a Fetch from an offset with `fetch(offset)`; and a mirror from
 /// it to `target` that starts at the latest offset.
 async fn mirror_from_latest(
-    target: &TansuBroker,
+    target: &StrictTansu,
     group: &str,
     latest: [i64; 2],
     fetch: fn(i64) -> PartitionFetch,
@@ -94,7 +94,7 @@ async fn mirror_from_latest(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_range_resets_per_policy_and_counts_lost_offsets() {
-    let target = tansu();
+    let target = strict_tansu();
     // The first ListOffsets(latest) positions the mirror at FIRST_END; by
     // the time it fetches, the log ends at NEW_START. Latest: the reset
     // goes to the end of the log, NEW_START, skipping FIRST_END..NEW_START.
@@ -161,7 +161,7 @@ fn shrunk(offset: i64) -> PartitionFetch {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_watermark_below_the_position_resets_like_out_of_range() {
-    let target = tansu();
+    let target = strict_tansu();
     // Positioned at 50 (latest at start); the log then ends at 10.
     let (_source, handle) =
         mirror_from_latest(&target, "mirror-shrunk", [50, SHRUNK_END], shrunk).await;
@@ -193,7 +193,7 @@ async fn a_high_watermark_below_the_position_resets_like_out_of_range() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backfill_retries_positioning_and_gives_up_a_partition_it_cannot_position() {
     const END: i64 = 3;
-    let target = tansu();
+    let target = strict_tansu();
     let refusals = Arc::new(AtomicUsize::new(0));
     let refused = Arc::clone(&refusals);
     let source = fake_source::start_refusing(

@@ -3,8 +3,11 @@
 //!
 //! As a source it serves Fetch from a pre-generated in-memory log
 //! ([`TopicLog`]); responses share the log's bytes and go out with
-//! vectored writes. As a target it acknowledges Produce after checking
-//! every batch's CRC and counting its records ([`Tally`]). It answers
+//! vectored writes. As a target it is strict as Apache Kafka is: each
+//! Produce partition goes through Kafka's rules (`kafka_proto::validate`:
+//! one v2 batch, dense offsets, the CRC, every record, the producer's
+//! sequence) and is refused with Kafka's error where Kafka would refuse it;
+//! what it accepts is counted ([`Tally`]). It answers
 //! ApiVersions, Metadata, ListOffsets, InitProducerId, FindCoordinator,
 //! OffsetCommit and OffsetFetch well enough for our mirror and for
 //! librdkafka clients, and advertises nothing else, so neither asks for
@@ -18,8 +21,8 @@ use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use kafka_proto::frame::{
@@ -49,7 +52,7 @@ use kafka_proto::messages::{
     OffsetFetchRequest, OffsetFetchResponse, ProduceRequest, ProduceResponse, RequestBody,
     ResponseBody,
 };
-use kafka_proto::record::{Entries, Entry};
+use kafka_proto::validate::{check_batch, partition_response, Refusal, TopicConfig};
 use kafka_proto::{ApiKey, ErrorCode, Records, TopicRef, Uuid};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -97,6 +100,8 @@ struct Shared {
     topics: Vec<Arc<TopicLog>>,
     by_name: HashMap<String, usize>,
     tally: Arc<Tally>,
+    /// Kafka's producer state and offsets per (topic index, partition).
+    strict: HashMap<(usize, i32), Mutex<kafka_proto::validate::PartitionLog>>,
     next_producer_id: AtomicI64,
     /// Bumped when batches become visible, to wake waiting fetches.
     releases: watch::Sender<u64>,
@@ -134,11 +139,27 @@ impl BenchBroker {
             .enumerate()
             .map(|(i, t)| (t.name.clone(), i))
             .collect();
+        let strict = topics
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| {
+                (0..t.partitions.len()).map(move |p| {
+                    let p = i32::try_from(p).unwrap_or(i32::MAX);
+                    let log = kafka_proto::validate::PartitionLog::new(
+                        t.name.clone(),
+                        p,
+                        TopicConfig::default(),
+                    );
+                    ((i, p), Mutex::new(log))
+                })
+            })
+            .collect();
         let shared = Arc::new(Shared {
             addr: local,
             topics,
             by_name,
             tally,
+            strict,
             next_producer_id: AtomicI64::new(1000),
             releases: watch::channel(0).0,
         });
@@ -331,9 +352,11 @@ impl Shared {
             RequestBody::Fetch(r) => ResponseBody::Fetch(self.fetch(&r).await),
             RequestBody::Produce(r) => {
                 let acks = r.acks;
-                let resp = self.produce(r);
+                let (resp, refused) = self.produce(r, version);
                 if acks == 0 {
-                    return Reply::None;
+                    // Kafka closes the connection of an acks=0 producer it
+                    // refuses: there is no response to carry the error.
+                    return if refused { Reply::Close } else { Reply::None };
                 }
                 ResponseBody::Produce(resp)
             }
@@ -524,7 +547,13 @@ impl Shared {
         )
     }
 
-    fn produce(&self, req: ProduceRequest) -> ProduceResponse {
+    /// Answers a Produce as Kafka would; also says whether any partition
+    /// was refused.
+    fn produce(&self, req: ProduceRequest, version: i16) -> (ProduceResponse, bool) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut refused = false;
         let responses = req
             .topic_data
             .into_iter()
@@ -534,33 +563,22 @@ impl Shared {
                     .partition_data
                     .into_iter()
                     .map(|p| {
-                        let known = name
+                        let topic = name
                             .as_deref()
-                            .is_some_and(|n| self.partition(n, p.index).is_some());
-                        let mut resp = PartitionProduceResponse {
-                            index: p.index,
-                            base_offset: -1,
-                            log_append_time_ms: -1,
-                            log_start_offset: 0,
-                            ..Default::default()
+                            .and_then(|n| Some((n, self.topic(n)?.0)))
+                            .filter(|&(n, _)| self.partition(n, p.index).is_some());
+                        let Some((n, ti)) = topic else {
+                            refused = true;
+                            return PartitionProduceResponse {
+                                index: p.index,
+                                error_code: ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code(),
+                                base_offset: -1,
+                                ..Default::default()
+                            };
                         };
-                        if !known {
-                            resp.error_code = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.code();
-                            return resp;
-                        }
-                        match verify(p.records.unwrap_or_default().to_bytes()) {
-                            Ok(batches) => {
-                                let n = name.as_deref().unwrap_or_default();
-                                resp.base_offset = self.tally.append(n, p.index, &batches);
-                            }
-                            Err(code) => {
-                                if code == ErrorCode::CORRUPT_MESSAGE {
-                                    self.tally.crc_error();
-                                }
-                                resp.error_code = code.code();
-                            }
-                        }
-                        resp
+                        let outcome = self.append(n, ti, p.index, version, p.records, now);
+                        refused |= outcome.is_err();
+                        partition_response(p.index, version, &outcome, 0)
                     })
                     .collect();
                 TopicProduceResponse {
@@ -570,10 +588,50 @@ impl Shared {
                 }
             })
             .collect();
-        ProduceResponse {
+        let resp = ProduceResponse {
             responses,
             ..Default::default()
+        };
+        (resp, refused)
+    }
+
+    /// Kafka's checks for one partition (the stateless ones outside the
+    /// partition's lock), then the append and its tally.
+    fn append(
+        &self,
+        topic: &str,
+        topic_index: usize,
+        partition: i32,
+        version: i16,
+        records: Option<Records>,
+        now: i64,
+    ) -> Result<kafka_proto::validate::Appended, Refusal> {
+        let log = self
+            .strict
+            .get(&(topic_index, partition))
+            .expect("a log per known partition");
+        let config = log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config()
+            .clone();
+        let records = records.map(|r| r.to_bytes());
+        let checked = check_batch(topic, partition, version, &config, records.as_ref(), now)
+            .inspect_err(|r| {
+                if r.error == ErrorCode::CORRUPT_MESSAGE {
+                    self.tally.crc_error();
+                }
+            })?;
+        let len = checked.batch().len();
+        let appended = log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .append_checked(checked, now)?;
+        if !appended.duplicate {
+            let n = u32::try_from(appended.records).unwrap_or(0);
+            self.tally.append(topic, partition, &[(n, len)]);
         }
+        Ok(appended)
     }
 
     fn list_offsets(&self, req: &ListOffsetsRequest) -> ListOffsetsResponse {
@@ -634,27 +692,6 @@ impl Shared {
             ..Default::default()
         }
     }
-}
-
-/// Splits a Produce partition's records into batches, checking each CRC:
-/// (records, bytes) per batch, or the error code to answer with.
-fn verify(blob: Bytes) -> Result<Vec<(u32, usize)>, ErrorCode> {
-    let mut batches = Vec::new();
-    let mut entries = Entries::new(blob);
-    for entry in entries.by_ref() {
-        match entry {
-            Ok(Entry::Batch(b)) => {
-                b.verify_crc().map_err(|_| ErrorCode::CORRUPT_MESSAGE)?;
-                batches.push((u32::try_from(b.records_count()).unwrap_or(0), b.len()));
-            }
-            Ok(Entry::Legacy(_)) => return Err(ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT),
-            Err(_) => return Err(ErrorCode::CORRUPT_MESSAGE),
-        }
-    }
-    if entries.truncated_bytes() > 0 || batches.is_empty() {
-        return Err(ErrorCode::CORRUPT_MESSAGE);
-    }
-    Ok(batches)
 }
 
 fn api_versions() -> ApiVersionsResponse {

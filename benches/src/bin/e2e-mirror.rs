@@ -5,14 +5,17 @@
 //! ```text
 //! e2e-mirror --source HOST:PORT --target HOST:PORT --topic NAME
 //!            [--mode backfill|continuous] [--max-in-flight-mib 256]
+//!            [--group NAME] [--prefix PREFIX]
 //! ```
 //! Backfill copies up to the end offsets seen at start and exits; continuous
-//! runs until killed.
+//! runs until killed. Without `--prefix` the target topic must exist under
+//! the same name; with it, the copy goes to `PREFIX.NAME`, created with the
+//! source's partition count.
 
 use std::process::ExitCode;
 
 use benches::e2e::{parse_args, TOPIC};
-use replicator_core::{ClusterConfig, Mirror, Mode};
+use replicator_core::{ClusterConfig, Mirror, Mode, RenamePolicy};
 
 fn main() -> ExitCode {
     let args = parse_args(std::env::args().skip(1));
@@ -40,15 +43,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let group = get("group").unwrap_or_else(|| "bench-mirror".to_owned());
+    let prefix = get("prefix");
     let result = runtime.block_on(async move {
-        let mirror = Mirror::builder()
+        let mut builder = Mirror::builder()
             .source(ClusterConfig::new(source))
             .target(ClusterConfig::new(target))
             .topics([topic])
-            .group_id("bench-mirror")
+            .group_id(group)
             .mode(mode)
-            .create_topics(false)
-            .sync_configs(false)
+            .create_topics(prefix.is_some())
+            .sync_configs(false);
+        if let Some(prefix) = prefix {
+            builder = builder.rename(RenamePolicy::prefix(prefix));
+        }
+        let mirror = builder
             .max_bytes_in_flight(budget_mib << 20, (budget_mib << 20).min(16 << 20))
             .build()?;
         let handle = mirror.start().await?;

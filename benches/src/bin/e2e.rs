@@ -664,7 +664,6 @@ async fn idle(o: &Options) -> Result<(), Error> {
 /// replicators' own counts, not by a tally.
 async fn external(o: &Options, source: &str, target: &str) -> Result<(), Error> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::producer::{FutureProducer, FutureRecord};
     use rdkafka::ClientConfig;
 
     let records = o.volume / 1024;
@@ -683,40 +682,8 @@ async fn external(o: &Options, source: &str, target: &str) -> Result<(), Error> 
     }
     let zstd = o.variants.first().copied().unwrap_or(false);
     eprintln!("preloading {records} records into {source} with librdkafka...");
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", source)
-        .set("linger.ms", "5")
-        .set("batch.size", "1000000")
-        .set("compression.type", if zstd { "zstd" } else { "none" })
-        .create()?;
-    let value = vec![b'x'; 1000];
     let start = Instant::now();
-    let mut pending = Vec::new();
-    for i in 0..records {
-        let key = format!("key-{i}");
-        let mut rec = FutureRecord::to(TOPIC)
-            .partition((i % o.partitions) as i32)
-            .key(&key)
-            .payload(&value);
-        loop {
-            match producer.send_result(rec) {
-                Ok(delivery) => {
-                    pending.push(delivery);
-                    break;
-                }
-                Err((_, r)) => {
-                    // Queue full: wait for what is in flight.
-                    rec = r;
-                    for f in pending.drain(..) {
-                        f.await?.map_err(|(e, _)| e)?;
-                    }
-                }
-            }
-        }
-    }
-    for f in pending.drain(..) {
-        f.await?.map_err(|(e, _)| e)?;
-    }
+    benches::e2e::preload::preload(source, TOPIC, records, o.partitions, zstd).await?;
     let preload = start.elapsed().as_secs_f64();
     let bytes = (records * 1024) as u64;
     println!(

@@ -1,9 +1,12 @@
 //! The end-to-end bench's parts: the rusage of one measured child
 //! ([`usage`]), the bench broker's own speed check ([`speed`]), the raw
-//! relay floor ([`relay`]) and medians for the report ([`stats`]). The
-//! `e2e` binary drives them; `e2e-mirror` and `e2e-rdkafka` are the
-//! replicators it measures.
+//! relay floor ([`relay`]), medians for the report ([`stats`]) and the
+//! preload of a real broker ([`preload`]). The `e2e` binary drives them;
+//! `e2e-mirror` and `e2e-rdkafka` are the replicators it measures;
+//! `e2e-kafka` measures our mirror beside MirrorMaker 2 between two Apache
+//! Kafka brokers.
 
+pub mod preload;
 pub mod relay;
 pub mod speed;
 pub mod stats;

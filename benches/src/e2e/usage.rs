@@ -106,14 +106,23 @@ pub fn proc_cpu_seconds(pid: u32) -> io::Result<f64> {
 
 /// Current resident set size of a running process, bytes.
 pub fn proc_rss(pid: u32) -> io::Result<u64> {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// Peak resident set size of a running process so far (`VmHWM`), bytes.
+pub fn proc_peak_rss(pid: u32) -> io::Result<u64> {
+    proc_status_kib(pid, "VmHWM:")
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> io::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|kib| kib.parse::<u64>().ok())
         .map(|kib| kib * 1024)
-        .ok_or_else(|| io::Error::other("no VmRSS in /proc status"))
+        .ok_or_else(|| io::Error::other(format!("no {field} in /proc status")))
 }
 
 #[cfg(test)]
@@ -138,5 +147,6 @@ mod tests {
         let pid = std::process::id();
         assert!(proc_cpu_seconds(pid).unwrap() >= 0.0);
         assert!(proc_rss(pid).unwrap() > 0);
+        assert!(proc_peak_rss(pid).unwrap() >= proc_rss(pid).unwrap() / 2);
     }
 }

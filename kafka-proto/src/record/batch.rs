@@ -6,6 +6,7 @@ use std::ops::Deref;
 use bytes::{BufMut, Bytes};
 use nom::IResult;
 
+use super::compress::{decompress, CodecError};
 use super::compression::Compression;
 use super::control::ControlMarker;
 use super::record::RecordIter;
@@ -390,10 +391,21 @@ impl RecordBatch {
 
     /// Iterates the records of an uncompressed batch, parsing lazily.
     ///
-    /// For a compressed batch the first item is an error: this crate never
-    /// decompresses.
+    /// For a compressed batch the first item is an error; use
+    /// [`RecordBatch::decompressed_records`].
     pub fn records(&self) -> RecordIter {
         RecordIter::new(self.clone())
+    }
+
+    /// Iterates the records of any batch, decompressing its records section
+    /// first (to at most `cap` bytes) when it is compressed.
+    pub fn decompressed_records(&self, cap: usize) -> Result<RecordIter, CodecError> {
+        let codec = self.compression();
+        if codec.is_none() {
+            return Ok(self.records());
+        }
+        let plain = decompress(codec, &self.bytes[Self::HEADER_LEN..], cap)?;
+        Ok(RecordIter::decompressed(self.clone(), plain.into()))
     }
 
     /// For a control batch, its control record and, for a transaction

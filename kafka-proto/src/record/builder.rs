@@ -1,4 +1,4 @@
-//! Building uncompressed magic-2 batches.
+//! Building magic-2 batches, uncompressed or with any of Kafka's codecs.
 
 use bytes::{Bytes, BytesMut};
 
@@ -6,15 +6,18 @@ use super::batch::{
     BatchHeader, TimestampType, CONTROL_BIT, CRC_START, DELETE_HORIZON_BIT, MIN_BATCH_LENGTH,
     TRANSACTIONAL_BIT,
 };
+use super::compress::compress;
+use super::compression::Compression;
 use super::control::{ControlRecord, ControlRecordType, EndTxnMarker};
 use super::record::Record;
 use crate::error::EncodeError;
 
-/// Builds one uncompressed magic-2 batch.
+/// Builds one magic-2 batch.
 ///
 /// Records are encoded as they are pushed. [`RecordBatchBuilder::build`]
-/// fills in `batchLength`, `lastOffsetDelta`, `maxTimestamp`, `recordsCount`
-/// and the CRC.
+/// compresses them when a codec is set ([`RecordBatchBuilder::compression`])
+/// and fills in `batchLength`, `lastOffsetDelta`, `maxTimestamp`,
+/// `recordsCount` and the CRC.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -162,6 +165,13 @@ impl RecordBatchBuilder {
         self
     }
 
+    /// Sets the codec the records are compressed with (default none).
+    pub fn compression(&mut self, codec: Compression) -> &mut Self {
+        self.header.attributes =
+            (self.header.attributes & !Compression::MASK) | i16::from(codec.id());
+        self
+    }
+
     fn set_flag(&mut self, bit: i16, on: bool) -> &mut Self {
         self.header.attributes = BatchHeader::with_flag(self.header.attributes, bit, on);
         self
@@ -209,7 +219,7 @@ impl RecordBatchBuilder {
         self.count
     }
 
-    /// Size the batch would have if built now.
+    /// Size the batch would have if built now, before compression.
     pub fn size_in_bytes(&self) -> usize {
         self.buf.len()
     }
@@ -219,8 +229,14 @@ impl RecordBatchBuilder {
         self.clone().finish()
     }
 
-    /// Encodes the batch without copying the records.
+    /// Encodes the batch; uncompressed, without copying the records.
     pub fn finish(mut self) -> Result<Bytes, EncodeError> {
+        let codec = self.header.compression();
+        if !codec.is_none() {
+            let packed = compress(codec, &self.buf[BatchHeader::LEN..])?;
+            self.buf.truncate(BatchHeader::LEN);
+            self.buf.extend_from_slice(&packed);
+        }
         let records_len = self.buf.len() - BatchHeader::LEN;
         if records_len > max_records_len() {
             return Err(too_long("RecordBatch", records_len));
@@ -290,6 +306,39 @@ mod tests {
         assert_eq!(batch.records_count(), 2);
         assert_eq!(batch.next_offset(), 15);
         batch.verify_crc().unwrap();
+    }
+
+    #[test]
+    fn compressed_batches_read_back() {
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let mut b = RecordBatchBuilder::new(5, 1_000);
+            b.compression(codec).producer(9, 1, 40);
+            for i in 0..50u8 {
+                b.append(
+                    Some(Bytes::from(vec![i; 3])),
+                    Some(Bytes::from(vec![b'v'; 200])),
+                )
+                .unwrap();
+            }
+            let batch = RecordBatch::new(b.finish().unwrap()).unwrap();
+            batch.verify_crc().unwrap();
+            assert_eq!(batch.compression(), codec);
+            assert_eq!((batch.records_count(), batch.last_offset_delta()), (50, 49));
+            assert!(batch.len() < 50 * 200, "{codec} did not compress");
+            let records: Vec<Record> = batch
+                .decompressed_records(1 << 20)
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(records.len(), 50);
+            assert_eq!(records[49].key.as_deref(), Some(&[49u8; 3][..]));
+            assert_eq!(records[49].offset_delta, 49);
+        }
     }
 
     #[test]

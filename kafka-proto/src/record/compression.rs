@@ -2,8 +2,8 @@
 
 /// Compression codec of a record batch or legacy entry.
 ///
-/// This crate never compresses or decompresses; the codec is reported so
-/// callers can forward the batch unchanged or hand it to a codec of their own.
+/// Batches are forwarded without touching their records; [`super::compress`]
+/// and [`super::decompress`] are there for the batches that cannot go whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
     /// Records are stored as-is.

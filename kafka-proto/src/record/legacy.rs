@@ -232,17 +232,51 @@ const CRC32_TABLE: [u32; 256] = {
 
 /// CRC-32 (IEEE), the checksum of legacy entries. Legacy data is rare, so a
 /// byte-at-a-time table is fast enough and saves a dependency.
-fn crc32_ieee(data: &[u8]) -> u32 {
+pub(crate) fn crc32_ieee(data: &[u8]) -> u32 {
     let crc = data.iter().fold(!0u32, |c, &b| {
         CRC32_TABLE[usize::from((c as u8) ^ b)] ^ (c >> 8)
     });
     !crc
 }
 
+/// One legacy message as a broker stores it, CRC included (`timestamp` is
+/// written for magic 1 only); for tests here and in the up-converter's.
+#[cfg(test)]
+pub(crate) fn test_message(
+    magic: i8,
+    offset: i64,
+    attributes: i8,
+    timestamp: i64,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Vec<u8> {
+    use bytes::BufMut;
+    let mut body = Vec::new();
+    body.put_i8(magic);
+    body.put_i8(attributes);
+    if magic == 1 {
+        body.put_i64(timestamp);
+    }
+    for part in [key, value] {
+        match part {
+            None => body.put_i32(-1),
+            Some(p) => {
+                body.put_i32(p.len() as i32);
+                body.put_slice(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    out.put_i64(offset);
+    out.put_i32(body.len() as i32 + 4);
+    out.put_u32(crc32_ieee(&body));
+    out.put_slice(&body);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::BufMut;
 
     #[test]
     fn crc32_check_value() {
@@ -250,27 +284,7 @@ mod tests {
     }
 
     fn entry(magic: i8, key: Option<&[u8]>, value: Option<&[u8]>) -> Bytes {
-        let mut body = Vec::new();
-        body.put_i8(magic);
-        body.put_i8(0);
-        if magic == 1 {
-            body.put_i64(1_000);
-        }
-        for part in [key, value] {
-            match part {
-                None => body.put_i32(-1),
-                Some(p) => {
-                    body.put_i32(p.len() as i32);
-                    body.put_slice(p);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        out.put_i64(9);
-        out.put_i32(body.len() as i32 + 4);
-        out.put_u32(crc32_ieee(&body));
-        out.put_slice(&body);
-        out.into()
+        test_message(magic, 9, 0, 1_000, key, value).into()
     }
 
     #[test]

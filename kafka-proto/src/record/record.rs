@@ -193,15 +193,22 @@ fn put_nullable(buf: &mut impl BufMut, data: Option<&Bytes>) {
     }
 }
 
-/// Lazy iterator over the records of an uncompressed batch.
+/// Lazy iterator over the records of a batch: of an uncompressed batch as
+/// stored, or of a compressed one's records once decompressed (see
+/// [`RecordBatch::decompressed_records`]).
 ///
 /// Yields each record or the first error, then stops. Errors: a compressed
-/// batch, a negative record count or one the records section cannot hold, a
-/// malformed record, fewer records than declared, or bytes after the last one.
-/// Error offsets count from the start of the batch.
+/// batch given without its decompressed records, a negative record count or
+/// one the records section cannot hold, a malformed record, fewer records
+/// than declared, or bytes after the last one. Error offsets count from the
+/// start of the batch, or of the decompressed records.
 #[derive(Debug, Clone)]
 pub struct RecordIter {
     batch: RecordBatch,
+    /// The bytes records are read from: the batch itself, or the
+    /// decompressed records section.
+    data: Bytes,
+    decompressed: bool,
     pos: usize,
     left: usize,
     state: State,
@@ -217,8 +224,22 @@ enum State {
 impl RecordIter {
     pub(crate) fn new(batch: RecordBatch) -> Self {
         Self {
+            data: batch.as_bytes().clone(),
             batch,
+            decompressed: false,
             pos: RecordBatch::HEADER_LEN,
+            left: 0,
+            state: State::Start,
+        }
+    }
+
+    /// Iterates `records`, the decompressed records section of `batch`.
+    pub(crate) fn decompressed(batch: RecordBatch, records: Bytes) -> Self {
+        Self {
+            batch,
+            data: records,
+            decompressed: true,
+            pos: 0,
             left: 0,
             state: State::Start,
         }
@@ -231,12 +252,12 @@ impl RecordIter {
 
     /// Checks what the header says before any record is read.
     fn start(&mut self) -> Result<(), DecodeError> {
-        if !self.batch.compression().is_none() {
+        if !self.decompressed && !self.batch.compression().is_none() {
             return Err(DecodeError::new(
                 "RecordBatch.attributes",
                 21,
                 DecodeErrorKind::Invalid(
-                    "record batch is compressed; kafka-proto does not decompress",
+                    "record batch is compressed; use RecordBatch::decompressed_records",
                 ),
             ));
         }
@@ -248,7 +269,7 @@ impl RecordIter {
                 DecodeErrorKind::InvalidLength(i64::from(count)),
             ));
         };
-        let available = self.batch.len() - RecordBatch::HEADER_LEN;
+        let available = self.data.len() - self.pos;
         if n.saturating_mul(MIN_RECORD_LEN) > available {
             return Err(DecodeError::new(
                 "RecordBatch.recordsCount",
@@ -268,7 +289,7 @@ impl RecordIter {
             self.start()?;
             self.state = State::Reading;
         }
-        let mut cursor = Reader::at(self.batch.as_bytes(), self.pos);
+        let mut cursor = Reader::at(&self.data, self.pos);
         if self.left == 0 {
             if !cursor.is_empty() {
                 return Err(DecodeError::new(

@@ -129,7 +129,7 @@ impl Cluster {
     pub async fn connect(config: ClusterConfig) -> Result<Self, Error> {
         let connector = Connector::new(config.connection.clone())?;
         let (conn, address) = bootstrap(&connector, &config.bootstrap_servers).await?;
-        tracing::info!(%address, "bootstrapped");
+        tracing::info!(broker = %address, "bootstrapped");
         let topics = match &config.scope {
             MetadataScope::All => BTreeSet::new(),
             MetadataScope::Topics(t) => t.iter().cloned().collect(),

@@ -138,7 +138,8 @@ pub(super) async fn refresher(inner: Weak<ClusterShared>, wanted: Arc<Notify>) {
         };
         let cluster = Cluster { inner: strong };
         if let Err(e) = cluster.refresh_metadata().await {
-            tracing::warn!(error = %e, "metadata refresh failed");
+            let broker = e.broker().map(tracing::field::display);
+            tracing::warn!(broker, error = %e, "metadata refresh failed");
         }
         last = Instant::now();
     }

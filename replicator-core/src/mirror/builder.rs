@@ -116,7 +116,7 @@ impl MirrorBuilder {
     }
 
     /// Replaces the topic selection built so far, e.g. with a MirrorMaker 2
-    /// flow's ([`crate::mm2::FlowConfig::topic_selection`]).
+    /// flow's (the `kafka-mirror` command's MirrorMaker 2 reader).
     pub fn selection(mut self, selection: TopicSelection) -> Self {
         self.selection = selection;
         self

@@ -14,7 +14,6 @@ mod summary;
 
 pub use mirror_config::{MirrorConfig, Mode, StartFrom};
 pub use mirror_error::{MirrorError, PartitionError};
-pub(crate) use naming::came_from;
 pub use naming::RenamePolicy;
 pub use selection::TopicSelection;
 pub use status::{PartitionState, PartitionStatus, Status, Totals};

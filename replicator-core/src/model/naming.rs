@@ -37,6 +37,27 @@ impl std::fmt::Debug for RenamePolicy {
     }
 }
 
+/// Equal when they name topics the same way: custom functions only when
+/// they are the same function (one `Arc`).
+impl PartialEq for RenamePolicy {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (RenamePolicy::Identity, RenamePolicy::Identity) => true,
+            (
+                RenamePolicy::Prefix { alias, separator },
+                RenamePolicy::Prefix {
+                    alias: a,
+                    separator: s,
+                },
+            ) => alias == a && separator == s,
+            (RenamePolicy::Custom(f), RenamePolicy::Custom(g)) => Arc::ptr_eq(f, g),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for RenamePolicy {}
+
 impl RenamePolicy {
     /// The prefix policy with separator `"."`.
     pub fn prefix(alias: impl Into<String>) -> Self {

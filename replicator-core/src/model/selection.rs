@@ -14,8 +14,8 @@ use crate::model::MirrorError;
 /// starting with `__`, or flagged internal by the cluster) are excluded
 /// unless named explicitly or [`TopicSelection::include_internal`] is set.
 ///
-/// Two options serve MirrorMaker 2 semantics ([`crate::mm2::FlowConfig`]
-/// builds its selection with them):
+/// Two options serve MirrorMaker 2 semantics (the `kafka-mirror` command
+/// builds each flow's selection with them):
 /// [`TopicSelection::exclude_replicated_from`] (the cycle check of
 /// active/active setups) and [`TopicSelection::mirror_maker_internal`].
 #[derive(Debug, Clone, Default)]
@@ -119,18 +119,6 @@ impl TopicSelection {
     /// Excludes exactly `name`.
     pub fn exclude_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.exclude.push(Pattern::Exact(name.into()));
-        self
-    }
-
-    /// Adds an already compiled, anchored include expression.
-    pub(crate) fn include_regex(&mut self, anchored: Regex) -> &mut Self {
-        self.include.push(Pattern::Regex(anchored));
-        self
-    }
-
-    /// Adds an already compiled, anchored exclude expression.
-    pub(crate) fn exclude_regex(&mut self, anchored: Regex) -> &mut Self {
-        self.exclude.push(Pattern::Regex(anchored));
         self
     }
 

@@ -1,11 +1,13 @@
 //! TLS for `SSL` and `SASL_SSL` with rustls (ring provider): trust anchors
 //! from PEM, the system, Mozilla's list, PKCS#12 or JKS; client
-//! certificates from PEM or PKCS#12; hostname and IP SAN verification; and
-//! errors that say which side to fix.
+//! certificates from PEM, PKCS#12 or JKS (store files are read by what
+//! they hold, see [`store`]); hostname and IP SAN verification; and errors
+//! that say which side to fix.
 
 mod insecure;
 mod jks;
-mod keystore;
+mod pkcs12;
+mod store;
 
 use std::{fs, io, path::Path, sync::Arc};
 
@@ -134,40 +136,23 @@ pub(crate) fn root_store(trust: &TrustStore) -> Result<RootCertStore, Error> {
             roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             return Ok(roots);
         }
-        TrustStore::PemFile(path) => {
-            let pem = read_file("the CA bundle", path)?;
-            let source = path.display().to_string();
-            let certs = pem_certs("the CA bundle", &source, &pem)?;
-            ("the CA bundle", source, certs)
-        }
         TrustStore::Pem(text) => {
             let certs = pem_certs("the CA bundle", "inline PEM", text.as_bytes())?;
             ("the CA bundle", "inline PEM".to_owned(), certs)
         }
+        TrustStore::PemFile(path) => {
+            let (what, certs) = store::trust_anchors("the CA bundle", path, None)?;
+            (what, path.display().to_string(), certs)
+        }
         TrustStore::Pkcs12 { path, password } => {
-            let data = read_file("the PKCS#12 truststore", path)?;
-            let source = path.display().to_string();
-            let certs = keystore::pkcs12_trusted_certs(&source, &data, password.as_ref())?;
-            ("the PKCS#12 truststore", source, certs)
+            let (what, certs) =
+                store::trust_anchors("the PKCS#12 truststore", path, password.as_ref())?;
+            (what, path.display().to_string(), certs)
         }
         TrustStore::Jks { path, password } => {
-            let data = read_file("the JKS truststore", path)?;
-            let source = path.display().to_string();
-            let certs = if data.first() == Some(&0x30) {
-                // Java 9+ reads PKCS#12 files whatever the configured type.
-                keystore::pkcs12_trusted_certs(&source, &data, password.as_ref())?
-            } else {
-                jks::parse_jks_truststore(&data, password.as_ref().map(|p| p.expose()))
-                    .map_err(|e| {
-                        material_err(
-                            "the JKS truststore",
-                            &source,
-                            e,
-                            "check the file and password, or convert it with `keytool -importkeystore -deststoretype PKCS12`",
-                        )
-                    })?
-            };
-            ("the JKS truststore", source, certs)
+            let (what, certs) =
+                store::trust_anchors("the JKS truststore", path, password.as_ref())?;
+            (what, path.display().to_string(), certs)
         }
     };
     for cert in certs {
@@ -209,9 +194,62 @@ pub(crate) fn client_identity(
             pem_key("inline PEM", key.expose().as_bytes())?,
         )),
         ClientIdentity::Pkcs12 { path, password } => {
-            let data = read_file("the PKCS#12 keystore", path)?;
-            keystore::pkcs12_identity(&path.display().to_string(), &data, password.as_ref())
+            store::identity("the PKCS#12 keystore", path, password.as_ref(), None)
         }
+        ClientIdentity::KeyStore {
+            path,
+            password,
+            key_password,
+        } => store::identity(
+            "the keystore",
+            path,
+            password.as_ref(),
+            key_password.as_ref(),
+        ),
+    }
+}
+
+/// What [`crate::fuzz::jks`] compares: every certificate, alias and
+/// decrypted key (or why it does not decrypt) of a JKS file.
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_jks(data: &[u8], password: Option<&str>) -> Result<Vec<Vec<u8>>, String> {
+    let store = jks::parse(data, password).map_err(|e| e.to_string())?;
+    let mut out: Vec<Vec<u8>> = store.trusted.iter().map(|c| c.to_vec()).collect();
+    for k in &store.keys {
+        out.push(k.alias.as_bytes().to_vec());
+        out.extend(k.chain.iter().map(|c| c.to_vec()));
+        out.push(match k.decrypt(crate::fuzz::JKS_PASSWORD) {
+            Ok(key) => key,
+            Err(e) => {
+                let e = e.to_string();
+                // The message names the entry, never the password.
+                let alias_has_it = k.alias.contains(crate::fuzz::JKS_PASSWORD);
+                assert!(
+                    alias_has_it || !e.contains(crate::fuzz::JKS_PASSWORD),
+                    "{e}"
+                );
+                e.into_bytes()
+            }
+        });
+    }
+    Ok(out)
+}
+
+impl TrustStore {
+    /// Loads the trust anchors as a connection would, so that a wrong path,
+    /// an unreadable file, a wrong password or a store without a
+    /// certificate is reported before connecting. The error names the file
+    /// and says which password is wrong.
+    pub fn check(&self) -> Result<(), Error> {
+        root_store(self).map(drop)
+    }
+}
+
+impl ClientIdentity {
+    /// Loads the certificate chain and private key as a connection would
+    /// (see [`TrustStore::check`]).
+    pub fn check(&self) -> Result<(), Error> {
+        client_identity(self).map(drop)
     }
 }
 

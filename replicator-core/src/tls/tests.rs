@@ -3,6 +3,7 @@ use std::io::Write;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 use super::*;
+use crate::config::StoreFormat;
 use crate::secret::Password;
 
 struct Pki {
@@ -214,11 +215,14 @@ fn pkcs12_keystore_without_a_key_is_refused() {
     assert!(err.contains("no private key"), "{err}");
 }
 
+/// Stores made by `keytool` (OpenJDK 17), see `jks.rs`'s tests.
+const KEYTOOL_TRUSTSTORE: &[u8] = include_bytes!("testdata/truststore.jks");
+const KEYTOOL_KEYSTORE: &[u8] = include_bytes!("testdata/keystore.jks");
+
 #[test]
 fn jks_truststore_loads_and_pkcs12_under_jks_type_too() {
     let p = pki();
-    let jks = jks::tests::write_jks(&[&p.ca_der], "changeit");
-    let (path, _d) = temp_file("trust.jks", &jks);
+    let (path, _d) = temp_file("trust.jks", KEYTOOL_TRUSTSTORE);
     let store = root_store(&TrustStore::Jks {
         path: path.clone(),
         password: Some("changeit".into()),
@@ -226,15 +230,19 @@ fn jks_truststore_loads_and_pkcs12_under_jks_type_too() {
     .unwrap();
     assert_eq!(store.len(), 1);
     let err = root_store(&TrustStore::Jks {
-        path,
+        path: path.clone(),
         password: Some("wrong".into()),
     })
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("JKS truststore") && err.contains("wrong password"),
+        err.contains("JKS truststore")
+            && err.contains("wrong password")
+            && err.contains("ssl.truststore.password")
+            && err.contains(&path.display().to_string()),
         "{err}"
     );
+    assert!(!err.contains("wrong\""), "{err}");
 
     let (p12_path, _d2) = temp_file("trust.p12", &p12(&p, false, "changeit"));
     let store = root_store(&TrustStore::Jks {
@@ -243,19 +251,97 @@ fn jks_truststore_loads_and_pkcs12_under_jks_type_too() {
     })
     .unwrap();
     assert_eq!(store.len(), 1);
+    // Declared PKCS#12 or PEM, the JKS file is still read as JKS.
+    for declared in [
+        TrustStore::Pkcs12 {
+            path: path.clone(),
+            password: Some("changeit".into()),
+        },
+        TrustStore::PemFile(path.clone()),
+    ] {
+        assert_eq!(root_store(&declared).unwrap().len(), 1, "{declared:?}");
+    }
 }
 
 #[test]
-fn jks_entry_that_is_not_a_certificate_is_refused() {
-    let jks = jks::tests::write_jks(&[b"garbage"], "pw");
-    let (path, _d) = temp_file("bad.jks", &jks);
-    let err = root_store(&TrustStore::Jks {
-        path,
-        password: Some("pw".into()),
+fn jks_keystore_key_and_store_passwords() {
+    let (path, _d) = temp_file("client.jks", KEYTOOL_KEYSTORE);
+    let id = |store: &str, key: Option<&str>| ClientIdentity::KeyStore {
+        path: path.clone(),
+        password: Some(store.into()),
+        key_password: key.map(Password::from),
+    };
+    let (chain, _key) = client_identity(&id("store-secret", Some("key-secret"))).unwrap();
+    assert_eq!(chain.len(), 1);
+    let err = client_identity(&id("nope", Some("key-secret")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("JKS keystore")
+            && err.contains("store password")
+            && err.contains("ssl.keystore.password")
+            && err.contains("client.jks"),
+        "{err}"
+    );
+    // Without a key password the store password is tried, as in Kafka.
+    for key in [Some("nope"), None] {
+        let err = client_identity(&id("store-secret", key))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("key password") && err.contains("ssl.key.password"),
+            "{err}"
+        );
+        assert!(!err.contains("nope"), "{err}");
+    }
+    // Declared PKCS#12: read as JKS, the key with the store password.
+    let err = client_identity(&ClientIdentity::Pkcs12 {
+        path: path.clone(),
+        password: Some("store-secret".into()),
     })
     .unwrap_err()
     .to_string();
-    assert!(err.contains("trust anchor"), "{err}");
+    assert!(err.contains("key password"), "{err}");
+    // A truststore is not a keystore.
+    let (trust, _d2) = temp_file("trust.jks", KEYTOOL_TRUSTSTORE);
+    let err = client_identity(&ClientIdentity::KeyStore {
+        path: trust,
+        password: Some("changeit".into()),
+        key_password: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no private key entry"), "{err}");
+}
+
+#[test]
+fn store_formats_are_told_by_content() {
+    assert_eq!(
+        StoreFormat::detect(KEYTOOL_KEYSTORE),
+        Some(StoreFormat::Jks)
+    );
+    let p = pki();
+    assert_eq!(
+        StoreFormat::detect(&p12(&p, false, "pw")),
+        Some(StoreFormat::Pkcs12)
+    );
+    assert_eq!(
+        StoreFormat::detect(p.ca_pem.as_bytes()),
+        Some(StoreFormat::Pem)
+    );
+    assert_eq!(
+        StoreFormat::detect(&[0xCE, 0xCE, 0xCE, 0xCE, 0]),
+        Some(StoreFormat::Jceks)
+    );
+    assert_eq!(StoreFormat::detect(b"hello"), None);
+    let (path, _d) = temp_file("x.jceks", &[0xCE, 0xCE, 0xCE, 0xCE, 0, 0, 0, 2]);
+    let err = root_store(&TrustStore::Jks {
+        path,
+        password: None,
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("JCEKS"), "{err}");
 }
 
 #[test]

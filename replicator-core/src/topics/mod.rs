@@ -5,8 +5,4 @@
 
 pub mod target;
 
-// The MirrorMaker 2 reader reaches these through this module.
-pub(crate) use crate::model::came_from;
-pub(crate) use crate::model::selection;
-pub use crate::model::TopicSelection;
 pub use target::SYNCED_CONFIGS;

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use kafka_proto::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_proto::messages::offset_fetch_request::{
@@ -32,7 +32,8 @@ use crate::topics::target::{ensure_topic, TargetPolicy};
 pub(super) async fn start(engine: &Arc<Engine>) -> Result<(), MirrorError> {
     let generation = engine.lock().poll_producer_id(Instant::now());
     if let Some(generation) = generation {
-        let pid = init_producer_id(&engine.target)
+        let patience = engine.config.target.connection.request_timeout;
+        let pid = init_producer_id_at_start(&engine.target, patience)
             .await
             .map_err(MirrorError::Target)?;
         engine
@@ -391,6 +392,27 @@ pub(super) async fn producer_id(engine: Arc<Engine>, generation: u64) {
         .map_err(|e| e.to_string());
     unanswered.answered();
     engine.apply(|s, now| s.handle_producer_id(generation, result, now));
+}
+
+/// The first producer id, retried with backoff for up to `patience` while
+/// the error is retriable: a fresh Kafka broker answers
+/// COORDINATOR_LOAD_IN_PROGRESS until the controller has given it its first
+/// block of producer ids.
+async fn init_producer_id_at_start(
+    target: &Cluster,
+    patience: Duration,
+) -> Result<(i64, i16), Error> {
+    let give_up = tokio::time::Instant::now() + patience;
+    let mut backoff = crate::Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        match init_producer_id(target).await {
+            Err(e) if e.is_retriable() && tokio::time::Instant::now() < give_up => {
+                tracing::info!(error = %e, "InitProducerId not ready on the target; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Gets an idempotent producer id and epoch from any target broker.
