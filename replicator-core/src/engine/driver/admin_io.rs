@@ -19,7 +19,7 @@ use crate::address::{BrokerAddress, BrokerLabel};
 use crate::cluster::{Cluster, ClusterMetadata};
 use crate::engine::commit::CommitToSend;
 use crate::engine::positioning::{
-    LogBounds, PositionAnswer, PositionFailure, PositionRequest, EARLIEST, LATEST,
+    LogBounds, PositionAnswer, PositionFailure, PositionRequest, EARLIEST, LATEST, POSITION_TIMEOUT,
 };
 use crate::engine::state::{PartitionKey, Side, TopicSetup};
 use crate::error::Error;
@@ -65,7 +65,7 @@ pub(super) async fn start(engine: &Arc<Engine>) -> Result<(), MirrorError> {
     }
     let requests = engine.lock().poll_position_requests(Instant::now());
     for req in requests {
-        let (answer, group_error) = read_positions(engine, &req).await;
+        let (answer, group_error) = read_positions_patiently(engine, &req).await;
         engine
             .lock()
             .handle_position_response(req.id, answer, Instant::now());
@@ -148,6 +148,27 @@ pub(super) async fn position(engine: Arc<Engine>, req: PositionRequest) {
     }
     unanswered.answered();
     engine.apply(|s, now| s.handle_position_response(id, answer, now));
+}
+
+/// [`read_positions`] at start, asked again while the group's error is
+/// retriable, for up to [`POSITION_TIMEOUT`]: a fresh Kafka cluster answers
+/// FindCoordinator with COORDINATOR_NOT_AVAILABLE until its offsets topic
+/// exists, and OffsetFetch with COORDINATOR_LOAD_IN_PROGRESS while it loads.
+async fn read_positions_patiently(
+    engine: &Engine,
+    req: &PositionRequest,
+) -> (PositionAnswer, Option<Error>) {
+    let give_up = tokio::time::Instant::now() + POSITION_TIMEOUT;
+    let mut backoff = crate::Backoff::new(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        match read_positions(engine, req).await {
+            (_, Some(e)) if e.is_retriable() && tokio::time::Instant::now() < give_up => {
+                tracing::info!(error = %e, "committed offsets not readable yet; retrying");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// The facts `req` asks for; and the group's error, when its committed
