@@ -124,6 +124,9 @@ pub(crate) struct Partition {
     commit_gate: CommitGate,
     window: SequenceWindow,
     high_watermark: i64,
+    /// The latest end of the source log seen, by positioning or by a
+    /// fetch: what lag counts up to, even before the first fetch answers.
+    latest_end: i64,
     /// -1 when unknown; a read_committed fetch returns nothing at or past it.
     last_stable_offset: i64,
     fetch: FetchSlot,
@@ -165,6 +168,7 @@ impl Partition {
             commit_gate: CommitGate::Open,
             window: SequenceWindow::new(max_in_flight),
             high_watermark: -1,
+            latest_end: -1,
             last_stable_offset: -1,
             fetch: FetchSlot::Idle,
             positioning: false,
@@ -289,12 +293,18 @@ impl Partition {
         self.commit_gate = gate;
     }
 
-    /// Records lag: committable to the last high watermark seen.
+    /// Records lag: what is still to copy, from the first offset the
+    /// target does not have to the latest end of the source log seen.
     pub fn lag(&self) -> i64 {
         match self.committable() {
-            Some(c) if self.high_watermark >= 0 => (self.high_watermark - c).max(0),
+            Some(c) if self.latest_end >= 0 => (self.latest_end - c).max(0),
             _ => 0,
         }
+    }
+
+    /// The source log's end, as positioning read it (ListOffsets latest).
+    pub fn saw_log_end(&mut self, latest: i64) {
+        self.latest_end = latest;
     }
 
     /// Whether the partition is to be fetched at all: positioned, before
@@ -468,6 +478,9 @@ impl Partition {
         self.succeeded();
         self.last_fetch = Some(now);
         self.high_watermark = high_watermark;
+        if high_watermark >= 0 {
+            self.latest_end = high_watermark;
+        }
         self.last_stable_offset = last_stable_offset;
         self.totals.aborted_batches += sorted.aborted;
         self.totals.control_batches += sorted.control;
@@ -790,6 +803,22 @@ mod tests {
         assert_eq!(p.committable(), Some(4));
         assert_eq!(p.totals.records, 4);
         assert_eq!((p.lag(), p.sent_to()), (0, None));
+    }
+
+    #[test]
+    fn lag_counts_from_the_log_end_read_at_positioning_before_any_fetch() {
+        let mut p = Partition::new("t", "t", 0, 5);
+        p.positioned(100, Some(100), None, None);
+        assert_eq!(p.lag(), 0, "nothing known about the log's end yet");
+        p.saw_log_end(4_600);
+        assert_eq!(
+            p.lag(),
+            4_500,
+            "no fetch answered yet, the log end is known"
+        );
+        let held = fetch(&mut p, blob(&[data(100, 2)]), 4_700).unwrap();
+        assert!(held.held > 0);
+        assert_eq!(p.lag(), 4_600, "the fetch's high watermark is newer");
     }
 
     #[test]

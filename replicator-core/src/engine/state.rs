@@ -568,6 +568,7 @@ impl EngineState {
                             .filter(|_| self.config.mode == Mode::UntilCaughtUp);
                         tracing::info!(topic = %key.0, partition = key.1, start, end = ?end, ?committed, "partition positioned");
                         p.positioned(start, committed, end, lost);
+                        p.saw_log_end(b.latest);
                     }
                 }
             },
@@ -591,6 +592,7 @@ impl EngineState {
                     if past_end && in_log(from, b.earliest, b.latest) {
                         continue; // the log reaches the position again
                     }
+                    p.saw_log_end(b.latest);
                     let (to, lost) =
                         reset_target(from, b.earliest, b.latest, self.config.start_from);
                     let (earliest, latest) = (b.earliest, b.latest);
