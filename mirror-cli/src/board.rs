@@ -95,6 +95,7 @@ impl Board {
                     partitions: s.partitions.clone(),
                     totals: s.totals,
                     bytes_in_flight: 0,
+                    throttle: None,
                 }),
                 Err(e) => Phase::Failed(e),
             },
@@ -189,6 +190,12 @@ pub fn status_json(flows: &[FlowView], now: SystemTime) -> Value {
                 v["lag"] = json!(s.lag());
                 v["to_end"] = json!(s.to_end());
                 v["bytes_in_flight"] = json!(s.bytes_in_flight);
+                if let Some(t) = &s.throttle {
+                    v["throttle"] = json!({
+                        "bytes_per_second": t.bytes_per_second,
+                        "throttled_seconds": t.throttled.as_secs_f64(),
+                    });
+                }
                 v["totals"] = totals(&s.totals);
                 v["partitions"] = s.partitions.iter().map(|p| partition(p, now)).collect();
             }
@@ -270,6 +277,7 @@ mod tests {
                 partitions: states.iter().map(|s| part(*s)).collect(),
                 totals: Totals::default(),
                 bytes_in_flight: 0,
+                throttle: None,
             }),
         }
     }

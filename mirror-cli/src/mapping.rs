@@ -41,7 +41,8 @@ pub fn builder_for(
         .start_from(flow.start_policy)
         .selection(flow.topic_selection())
         .rename(flow.policy.clone())
-        .max_bytes_in_flight(total, total.min(16 << 20));
+        .max_bytes_in_flight(total, total.min(16 << 20))
+        .throttle(flow.throttle_bytes_per_second);
     match flow.refresh_interval {
         Some(every) => b = b.topic_refresh_interval(every),
         None => {

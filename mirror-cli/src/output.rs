@@ -37,6 +37,8 @@ pub struct StatusLine {
     pub failed: usize,
     /// Backfill progress (`--until-caught-up`).
     pub progress: Option<Progress>,
+    /// The throttle's rate in MB/s, when one is set.
+    pub throttle_mb_per_s: Option<f64>,
 }
 
 /// Backfill progress toward the end offsets seen at start.
@@ -113,6 +115,7 @@ impl StatusLine {
                 .filter(|p| p.state == PartitionState::Failed)
                 .count(),
             progress: total_to_end.map(|t| progress(s, t)),
+            throttle_mb_per_s: s.throttle.map(|t| t.bytes_per_second as f64 / 1e6),
         };
         *last = Sample {
             at: now,
@@ -130,6 +133,9 @@ impl StatusLine {
         );
         if self.failed > 0 {
             line.push_str(&format!("  {} FAILED", self.failed));
+        }
+        if let Some(rate) = self.throttle_mb_per_s {
+            line.push_str(&format!("  throttled to {rate:.2} MB/s"));
         }
         match &self.progress {
             None => {}
@@ -400,6 +406,7 @@ mod tests {
             partitions: s.partitions.len(),
             failed: 0,
             progress: Some(progress(s, total)),
+            throttle_mb_per_s: None,
         };
         line.text()
     }
@@ -410,6 +417,7 @@ mod tests {
             partitions: vec![part(0, Some(10), Some(5)), part(1, Some(10), Some(5))],
             totals: Default::default(),
             bytes_in_flight: 0,
+            throttle: None,
         };
         let mut total = Some(20);
         let line = bar(&s, &mut total);
@@ -456,6 +464,7 @@ mod tests {
             partitions: vec![part(0, None, None), part(1, None, None)],
             totals: Default::default(),
             bytes_in_flight: 0,
+            throttle: None,
         };
         s.partitions[1].state = PartitionState::Failed;
         s.partitions[0].lag = 7;

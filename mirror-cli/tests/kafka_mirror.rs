@@ -163,7 +163,8 @@ async fn metrics_status_health_and_json_logs_of_a_running_mirror() {
              a->b.topics = events\n\
              replication.factor = 1\n\
              b.request.timeout.ms = 3000\n\
-             b.reconnect.backoff.max.ms = 500\n",
+             b.reconnect.backoff.max.ms = 500\n\
+             a->b.replicator.throttle.bytes.per.second = 64MiB\n",
             a.bootstrap(),
             b.bootstrap()
         ),
@@ -216,6 +217,8 @@ async fn metrics_status_health_and_json_logs_of_a_running_mirror() {
         ("replicator_mirror_last_fetch_age_seconds", "gauge"),
         ("replicator_mirror_last_produce_age_seconds", "gauge"),
         ("replicator_mirror_flow_phase", "gauge"),
+        ("replicator_mirror_throttle_bytes_per_second", "gauge"),
+        ("replicator_mirror_throttled_seconds", "gauge"),
     ] {
         assert_eq!(family_type(&s, family), kind, "{family}");
     }
@@ -264,9 +267,14 @@ async fn metrics_status_health_and_json_logs_of_a_running_mirror() {
         .map(|(l, _)| l["phase"].clone())
         .collect();
     assert_eq!(running, ["running"]);
+    let rate = samples(&s, "replicator_mirror_throttle_bytes_per_second");
+    assert_eq!(rate.len(), 1, "one series per flow: {rate:?}");
+    assert_eq!(rate[0].0["flow"], "a->b");
+    assert_eq!(rate[0].1, f64::from(64u32 << 20));
     assert_eq!(s["healthz"]["code"], 200, "{s:#}");
     assert_eq!(s["healthz"]["body"]["healthy"], true);
     let flow = &s["status"]["flows"][0];
+    assert_eq!(flow["throttle"]["bytes_per_second"], 64 << 20, "{flow:#}");
     assert_eq!(flow["flow"], "a->b");
     assert_eq!(flow["phase"], "running");
     assert_eq!(flow["partitions"].as_array().unwrap().len(), 2);

@@ -132,7 +132,7 @@ pub use error::{BootstrapAttempt, Error, Result};
 pub use mirror::{Mirror, MirrorBuilder, MirrorControl, MirrorHandle};
 pub use model::{
     MirrorConfig, MirrorError, Mode, PartitionError, PartitionState, PartitionStatus, RenamePolicy,
-    StartFrom, Status, Summary, TopicSelection, Totals,
+    StartFrom, Status, Summary, ThrottleStatus, TopicSelection, Totals,
 };
 pub use secret::Password;
 pub use topics::SYNCED_CONFIGS;

@@ -164,6 +164,9 @@ pub struct FlowConfig {
     /// Bytes fetched but not yet acknowledged by the target, at most
     /// (`replicator.max.in.flight.bytes`).
     pub max_in_flight_bytes: u64,
+    /// Fetched bytes per second at most, `None` for no limit
+    /// (`replicator.throttle.bytes.per.second`).
+    pub throttle_bytes_per_second: Option<u64>,
     /// Whether missing topics are created on the target
     /// (`replicator.auto.create.topics`).
     pub auto_create_topics: bool,
@@ -365,6 +368,7 @@ mod tests {
             group_id: "g".into(),
             start_policy: StartFrom::Earliest,
             max_in_flight_bytes: 1,
+            throttle_bytes_per_second: None,
             auto_create_topics: true,
             line: 1,
         }

@@ -117,6 +117,7 @@
 //! | `replicator.start.policy` | `earliest` | `earliest` or `latest`, without a committed offset |
 //! | `replicator.max.in.flight.bytes` | `64MiB` | bytes fetched but not yet written; a number, optionally with `KiB`, `MiB` or `GiB` |
 //! | `replicator.auto.create.topics` | `true` | create missing topics on the target |
+//! | `replicator.throttle.bytes.per.second` | none | fetched bytes per second at most, all the flow's partitions together (a token bucket holding one second's worth); a number, optionally with `KiB`, `MiB` or `GiB` |
 //!
 //! The start policy comes from, first found: `a->b.replicator.start.policy`,
 //! `a->b.consumer.auto.offset.reset`, `a.consumer.auto.offset.reset` (the

@@ -52,6 +52,7 @@ pub(crate) const REPLICATOR_FLOW_KEYS: &[&str] = &[
     "start.policy",
     "max.in.flight.bytes",
     "auto.create.topics",
+    "throttle.bytes.per.second",
 ];
 
 const WORKER: &str = "it is a Kafka Connect worker setting, and there is no Connect runtime here";
@@ -964,6 +965,13 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
                 ctx.value_err(raw, "is not a positive size in bytes", "a whole number of bytes, optionally with KiB, MiB or GiB, e.g. 67108864 or 64MiB")
             })?,
         };
+        let throttle_bytes_per_second = get_ours("throttle.bytes.per.second")
+            .map(|raw| {
+                parse_size(raw.value.trim()).filter(|&n| n > 0).ok_or_else(|| {
+                    ctx.value_err(raw, "is not a positive rate in bytes per second", "a whole number of bytes per second, optionally with KiB, MiB or GiB, e.g. 10485760 or 10MiB")
+                })
+            })
+            .transpose()?;
         let auto_create_topics = get_ours("auto.create.topics")
             .map(|r| ctx.boolean(r))
             .transpose()?
@@ -998,6 +1006,7 @@ fn build(entries: Vec<properties::Entry>, origin: &str) -> Result<Mm2Config, Mm2
             group_id,
             start_policy,
             max_in_flight_bytes,
+            throttle_bytes_per_second,
             auto_create_topics,
             line,
         });

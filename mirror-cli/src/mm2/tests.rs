@@ -148,6 +148,7 @@ fn bad_values_name_key_line_and_what_is_accepted() {
         ("a.max.in.flight.requests.per.connection = 0\n", "a.max.in.flight.requests.per.connection", 5, "at least 1"),
         ("replicator.start.policy = middle\n", "replicator.start.policy", 5, "earliest or latest"),
         ("a->b.replicator.max.in.flight.bytes = lots\n", "a->b.replicator.max.in.flight.bytes", 5, "MiB"),
+        ("a->b.replicator.throttle.bytes.per.second = 0\n", "a->b.replicator.throttle.bytes.per.second", 5, "per second"),
         ("replicator.auto.create.topics = maybe\n", "replicator.auto.create.topics", 5, "true or false"),
         ("a.replicator.address.overrides = kafka-1:9092\n", "a.replicator.address.overrides", 5, "reachable-host:port"),
         ("a.consumer.auto.offset.reset = none\n", "a.consumer.auto.offset.reset", 5, "earliest or latest"),
@@ -309,7 +310,8 @@ fn flow_settings_override_top_level_ones() {
          a->b.refresh.topics.interval.seconds = 30\n\
          replicator.group.id = mirror.{source}.to.{target}\n\
          a->b.replicator.auto.create.topics = false\n\
-         replicator.max.in.flight.bytes = 8MiB\n",
+         replicator.max.in.flight.bytes = 8MiB\n\
+         b->a.replicator.throttle.bytes.per.second = 10MiB\n",
     )
     .unwrap();
     let ab = c.flow("a", "b").unwrap();
@@ -332,6 +334,8 @@ fn flow_settings_override_top_level_ones() {
     assert_eq!(ba.group_id, "mirror.b.to.a");
     assert!(!ab.auto_create_topics && ba.auto_create_topics);
     assert_eq!(ab.max_in_flight_bytes, 8 << 20);
+    assert_eq!(ab.throttle_bytes_per_second, None);
+    assert_eq!(ba.throttle_bytes_per_second, Some(10 << 20));
     assert!(ba.selects("orders-eu") && !ba.selects("orders-tmp") && !ba.selects("a_orders-eu"));
 }
 

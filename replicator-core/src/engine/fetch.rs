@@ -207,6 +207,9 @@ pub(crate) struct FetchInputs<'a> {
     pub meta: &'a ClusterMetadata,
     pub max_wait: Duration,
     pub max_bytes: usize,
+    /// Bytes the throttle lets this pass ask for, all requests together;
+    /// each request takes its share.
+    pub rate_left: usize,
     pub now: Instant,
 }
 
@@ -364,7 +367,7 @@ impl FetchLanes {
         keys: impl Iterator<Item = &'k PartitionKey>,
         input: &mut FetchInputs<'_>,
     ) -> Option<(FetchToSend, PartitionKey)> {
-        let mut global_left = input.budget.global_left();
+        let mut global_left = input.budget.global_left().min(input.rate_left);
         let mut planned = Vec::new();
         for key in keys {
             let Some(p) = input.partitions.get(key) else {
@@ -398,8 +401,9 @@ impl FetchLanes {
         let n = self.rotate % planned.len();
         planned.rotate_left(n);
         let asked: usize = planned.iter().map(|p| p.max_bytes).sum();
-        let reserved = asked.min(input.max_bytes);
+        let reserved = asked.min(input.max_bytes).min(input.rate_left);
         input.budget.reserve(reserved);
+        input.rate_left -= reserved;
         self.next_id += 1;
         let id = FetchId(self.next_id);
         for p in &planned {
@@ -538,6 +542,7 @@ mod tests {
                 meta,
                 max_wait: Duration::from_millis(500),
                 max_bytes: 50 << 20,
+                rate_left: usize::MAX,
                 now,
             },
             &mut out,

@@ -26,13 +26,20 @@
 //! | `replicator_mirror_lost_offsets_total` | counter | offsets | Source offsets skipped after OFFSET_OUT_OF_RANGE (data gone from the source before it was mirrored) |
 //! | `replicator_mirror_lag_records` | gauge | records | Records on the source (up to the last high watermark seen) not yet acknowledged by the target |
 //! | `replicator_mirror_bytes_in_flight` | gauge | bytes | Bytes fetched and not yet acknowledged by the target |
+//!
+//! With a throttle set, two more carry only the label `group`:
+//!
+//! | Name | Kind | Unit | What |
+//! | --- | --- | --- | --- |
+//! | `replicator_mirror_throttle_bytes_per_second` | gauge | bytes/s | The configured rate on fetched bytes |
+//! | `replicator_mirror_throttled_seconds` | gauge | seconds | Time fetching has waited for the rate since the mirror started |
 
 use std::collections::BTreeMap;
 
 use metrics::{Counter, Gauge, Label, Unit};
 
 use super::state::PartitionKey;
-use crate::model::Totals;
+use crate::model::{ThrottleStatus, Totals};
 
 /// Least time between two publishes while the mirror runs.
 pub(crate) const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
@@ -66,6 +73,10 @@ pub const LOST_OFFSETS: &str = "replicator_mirror_lost_offsets_total";
 pub const LAG: &str = "replicator_mirror_lag_records";
 /// Bytes fetched and not yet acknowledged.
 pub const BYTES_IN_FLIGHT: &str = "replicator_mirror_bytes_in_flight";
+/// The throttle's rate on fetched bytes.
+pub const THROTTLE_RATE: &str = "replicator_mirror_throttle_bytes_per_second";
+/// Time fetching has waited for the throttle.
+pub const THROTTLED: &str = "replicator_mirror_throttled_seconds";
 
 /// One partition's registered handles and the totals already published.
 #[derive(Debug)]
@@ -140,6 +151,7 @@ impl Handles {
 pub(crate) struct Publisher {
     group: String,
     partitions: BTreeMap<PartitionKey, Handles>,
+    throttle: Option<(Gauge, Gauge)>,
 }
 
 impl Publisher {
@@ -179,7 +191,35 @@ impl Publisher {
         Self {
             group: group.to_owned(),
             partitions: BTreeMap::new(),
+            throttle: None,
         }
+    }
+
+    /// The throttle's gauges, when one is set.
+    pub fn publish_throttle(&mut self, throttle: Option<ThrottleStatus>) {
+        let Some(t) = throttle else {
+            return;
+        };
+        let group = &self.group;
+        let (rate, waited) = self.throttle.get_or_insert_with(|| {
+            metrics::describe_gauge!(
+                THROTTLE_RATE,
+                Unit::Bytes,
+                "The throttle's rate on fetched bytes per second"
+            );
+            metrics::describe_gauge!(
+                THROTTLED,
+                Unit::Seconds,
+                "Time fetching has waited for the throttle"
+            );
+            let labels = [Label::new("group", group.clone())];
+            (
+                metrics::gauge!(THROTTLE_RATE, labels.iter()),
+                metrics::gauge!(THROTTLED, labels.iter()),
+            )
+        });
+        rate.set(t.bytes_per_second as f64);
+        waited.set(t.throttled.as_secs_f64());
     }
 
     /// Counter increments since the last call, and current gauges.

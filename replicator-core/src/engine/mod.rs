@@ -39,6 +39,7 @@ mod producer;
 mod sorting;
 mod state;
 mod suspects;
+mod throttle;
 mod window;
 
 pub(crate) use driver::Engine;

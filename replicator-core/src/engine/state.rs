@@ -37,9 +37,12 @@ use super::produce::{ProduceBatch, ProduceId, ProduceLanes, ProduceToSend, SentB
 use super::producer::ProducerSession;
 use super::sorting::{sort_fetched, SortedFetch};
 use super::suspects::{SuspectVerdict, BREAK_ATTEMPTS};
+use super::throttle::Throttle;
 use super::window::ProduceOutcome;
 use crate::cluster::{needs_metadata_refresh, same_topic, ClusterMetadata};
-use crate::model::{MirrorConfig, MirrorError, Mode, PartitionError, Status, Summary, Totals};
+use crate::model::{
+    MirrorConfig, MirrorError, Mode, PartitionError, Status, Summary, ThrottleStatus, Totals,
+};
 
 /// A partition's key: source topic and partition (the same number on the
 /// target).
@@ -146,6 +149,7 @@ pub struct EngineState {
     drained: bool,
     next_discovery: Instant,
     events: VecDeque<EngineEvent>,
+    throttle: Option<Throttle>,
     /// The latest time passed in.
     now: Instant,
 }
@@ -160,6 +164,9 @@ fn side_index(side: Side) -> usize {
 impl EngineState {
     /// A mirror of `config` with no partitions yet, at `now`.
     pub fn new(config: MirrorConfig, now: Instant) -> Self {
+        let config_throttle = config
+            .throttle_bytes_per_second
+            .map(|r| Throttle::new(r, now));
         Self {
             budget: Budget::new(
                 config.max_bytes_in_flight,
@@ -183,6 +190,7 @@ impl EngineState {
             lifecycle: Lifecycle::Starting,
             drained: false,
             events: VecDeque::new(),
+            throttle: config_throttle,
             now,
         }
     }
@@ -238,7 +246,16 @@ impl EngineState {
             partitions,
             totals,
             bytes_in_flight: self.budget.used(),
+            throttle: self.throttle_status(now),
         }
+    }
+
+    /// The throttle's rate and how long fetching waited for it, when set.
+    pub fn throttle_status(&self, now: Instant) -> Option<ThrottleStatus> {
+        self.throttle.as_ref().map(|t| ThrottleStatus {
+            bytes_per_second: t.rate(),
+            throttled: t.throttled_for(now),
+        })
     }
 
     /// The summary of a run that took `elapsed`.
@@ -660,17 +677,24 @@ impl EngineState {
             return out;
         }
         let meta = Arc::clone(&self.source_meta);
-        let notes = self.fetches.plan(
-            &mut FetchInputs {
-                partitions: &mut self.partitions,
-                budget: &mut self.budget,
-                meta: &meta,
-                max_wait: self.config.fetch_max_wait,
-                max_bytes: self.config.fetch_max_bytes,
-                now,
-            },
-            &mut out,
-        );
+        let rate_allows = self
+            .throttle
+            .as_mut()
+            .map_or(usize::MAX, |t| t.available(now));
+        let mut inputs = FetchInputs {
+            partitions: &mut self.partitions,
+            budget: &mut self.budget,
+            meta: &meta,
+            max_wait: self.config.fetch_max_wait,
+            max_bytes: self.config.fetch_max_bytes,
+            rate_left: rate_allows,
+            now,
+        };
+        let notes = self.fetches.plan(&mut inputs, &mut out);
+        let rate_taken = rate_allows - inputs.rate_left;
+        if let Some(t) = &mut self.throttle {
+            t.reserve(rate_taken);
+        }
         self.leader_wanted[0] = notes.leader_unknown;
         if notes.leader_unknown {
             self.ask_refresh(Side::Source, now);
@@ -687,6 +711,16 @@ impl EngineState {
             return;
         };
         self.budget.unreserve(sent.reserved);
+        if let Some(t) = &mut self.throttle {
+            let fetched = response
+                .responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .filter_map(|p| p.records.as_ref())
+                .map(|r| r.len())
+                .sum();
+            t.settle(sent.reserved, fetched);
+        }
         let top = ErrorCode(response.error_code);
         if top != ErrorCode::NONE {
             self.release_fetch(id, &sent.partitions);
@@ -794,6 +828,9 @@ impl EngineState {
             return;
         };
         self.budget.unreserve(sent.reserved);
+        if let Some(t) = &mut self.throttle {
+            t.settle(sent.reserved, 0);
+        }
         self.release_fetch(id, &sent.partitions);
         if failure.kind == FetchFailureKind::Broken {
             let broker = failure
@@ -1106,6 +1143,11 @@ impl EngineState {
         }
         if let Some(t) = self.producer.timeout() {
             at(t);
+        }
+        if let Some(t) = self.throttle.as_ref().and_then(Throttle::ready_at) {
+            if self.lifecycle == Lifecycle::Running {
+                at(t);
+            }
         }
         for side in [Side::Source, Side::Target] {
             let i = side_index(side);

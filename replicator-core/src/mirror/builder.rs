@@ -29,6 +29,7 @@ pub struct MirrorBuilder {
     max_in_flight_per_partition: usize,
     fetch_max_wait: Duration,
     fetch_max_bytes: usize,
+    throttle_bytes_per_second: Option<u64>,
     commit_interval: Duration,
     topic_refresh_interval: Duration,
     drain_timeout: Duration,
@@ -54,6 +55,7 @@ impl Default for MirrorBuilder {
             max_in_flight_per_partition: 5,
             fetch_max_wait: Duration::from_millis(500),
             fetch_max_bytes: 50 << 20,
+            throttle_bytes_per_second: None,
             commit_interval: Duration::from_secs(5),
             topic_refresh_interval: Duration::from_secs(60),
             drain_timeout: Duration::from_secs(30),
@@ -201,6 +203,17 @@ impl MirrorBuilder {
         self
     }
 
+    /// Fetches at most `bytes_per_second` bytes of record batches per
+    /// second, all partitions together (a token bucket holding one
+    /// second's worth); `None` (the default) fetches as fast as the target
+    /// takes. The rate holds over seconds, not per request: a broker sends
+    /// at least one batch whatever the limit, and fetching then pauses
+    /// until the rate has caught up.
+    pub fn throttle(mut self, bytes_per_second: Option<u64>) -> Self {
+        self.throttle_bytes_per_second = bytes_per_second;
+        self
+    }
+
     /// How often offsets are committed (default 5 s).
     pub fn commit_interval(mut self, every: Duration) -> Self {
         self.commit_interval = every;
@@ -255,6 +268,12 @@ impl MirrorBuilder {
                 hint: "use 1 to 5: brokers keep idempotence state for five batches".into(),
             });
         }
+        if self.throttle_bytes_per_second == Some(0) {
+            return Err(MirrorError::Config {
+                what: "the throttle is 0 bytes per second".into(),
+                hint: "give a positive rate, or no throttle".into(),
+            });
+        }
         if self.max_bytes_in_flight == 0 || self.max_partition_bytes_in_flight == 0 {
             return Err(MirrorError::Config {
                 what: "a bytes-in-flight bound is 0".into(),
@@ -279,6 +298,7 @@ impl MirrorBuilder {
                 max_in_flight_per_partition: self.max_in_flight_per_partition,
                 fetch_max_wait: self.fetch_max_wait,
                 fetch_max_bytes: self.fetch_max_bytes,
+                throttle_bytes_per_second: self.throttle_bytes_per_second,
                 commit_interval: self.commit_interval,
                 topic_refresh_interval: self.topic_refresh_interval,
                 drain_timeout: self.drain_timeout,

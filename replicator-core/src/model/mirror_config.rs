@@ -62,6 +62,8 @@ pub struct MirrorConfig {
     pub fetch_max_wait: Duration,
     /// Fetch `max_bytes` per request.
     pub fetch_max_bytes: usize,
+    /// Fetched bytes per second at most, all partitions; `None`: no limit.
+    pub throttle_bytes_per_second: Option<u64>,
     /// How often acknowledged offsets are committed.
     pub commit_interval: Duration,
     /// How often new topics and partitions are looked for.

@@ -16,5 +16,5 @@ pub use mirror_config::{MirrorConfig, Mode, StartFrom};
 pub use mirror_error::{MirrorError, PartitionError};
 pub use naming::RenamePolicy;
 pub use selection::TopicSelection;
-pub use status::{PartitionState, PartitionStatus, Status, Totals};
+pub use status::{PartitionState, PartitionStatus, Status, ThrottleStatus, Totals};
 pub use summary::Summary;

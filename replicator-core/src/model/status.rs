@@ -1,7 +1,7 @@
 //! What [`crate::MirrorHandle::status`] reports: per-partition state, lag
 //! and times, and mirror-wide totals.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The state of one mirrored partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,6 +124,17 @@ pub struct Status {
     pub totals: Totals,
     /// Bytes fetched and not yet acknowledged, all partitions.
     pub bytes_in_flight: usize,
+    /// The throttle on fetched bytes, when one is set.
+    pub throttle: Option<ThrottleStatus>,
+}
+
+/// The throttle on fetched bytes ([`MirrorBuilder::throttle`](crate::MirrorBuilder::throttle)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleStatus {
+    /// The configured rate.
+    pub bytes_per_second: u64,
+    /// Time fetching has waited for the rate so far.
+    pub throttled: Duration,
 }
 
 impl Status {
@@ -180,6 +191,7 @@ mod tests {
             partitions: vec![part(0, Some(10), Some(0)), part(1, Some(4), Some(4))],
             totals: Totals::default(),
             bytes_in_flight: 0,
+            throttle: None,
         };
         assert_eq!(status.to_end(), Some(4));
         assert_eq!(status.lag(), 18);

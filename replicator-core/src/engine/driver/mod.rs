@@ -234,7 +234,10 @@ impl Engine {
             let now = Instant::now();
             let publish_pending = now < next_publish;
             if !publish_pending {
-                publisher.publish(self.lock().figures());
+                let s = self.lock();
+                publisher.publish(s.figures());
+                publisher.publish_throttle(s.throttle_status(now));
+                drop(s);
                 next_publish = now + PUBLISH_INTERVAL;
             }
             if polled.done {
