@@ -590,7 +590,7 @@ impl Partition {
     /// in flight stay until answered, and those to send again stay queued
     /// for the resume (see [`SequenceWindow::discard_pending`]).
     pub fn fail(&mut self, error: &PartitionError) -> usize {
-        tracing::error!(topic = %self.source_topic, partition = self.partition, error = %error, "partition failed");
+        tracing::error!(topic = %self.source_topic, partition = self.partition, offset = ?self.committable(), error = %error, "partition failed");
         self.totals.errors += 1;
         self.condition = Condition::Failed(error.to_string());
         self.discard_pending()

@@ -578,12 +578,12 @@ impl EngineState {
                         if let (Some(c), Some(lost)) = (committed, lost) {
                             let (topic, part, group) = (&key.0, key.1, &self.config.group_id);
                             let (earliest, latest) = (b.earliest, b.latest);
-                            tracing::warn!(topic = %topic, partition = part, committed = c, earliest, latest, to = start, lost, group = %group, "the group's committed offset {c} for {topic}-{part} is outside the source log [{earliest}, {latest}]; starting from {start} per the start policy ({lost} offsets lost before they could be mirrored)");
+                            tracing::warn!(topic = %topic, partition = part, offset = c, earliest, latest, to = start, lost, group = %group, "the group's committed offset {c} for {topic}-{part} is outside the source log [{earliest}, {latest}]; starting from {start} per the start policy ({lost} offsets lost before they could be mirrored)");
                         }
                         let end = b
                             .stable_end
                             .filter(|_| self.config.mode == Mode::UntilCaughtUp);
-                        tracing::info!(topic = %key.0, partition = key.1, start, end = ?end, ?committed, "partition positioned");
+                        tracing::info!(topic = %key.0, partition = key.1, offset = start, end = ?end, ?committed, "partition positioned");
                         p.positioned(start, committed, end, lost);
                         p.saw_log_end(b.latest);
                     }
@@ -615,9 +615,9 @@ impl EngineState {
                     let (earliest, latest) = (b.earliest, b.latest);
                     if p.reset(from, to, lost) {
                         if past_end {
-                            tracing::warn!(topic = %key.0, partition = key.1, from, to, lost, earliest, latest, "the source log [{earliest}, {latest}] no longer reaches the fetch position {from} (fetches answer no error, no data and a lower high watermark); position reset per the start policy, {lost} offsets lost");
+                            tracing::warn!(topic = %key.0, partition = key.1, offset = from, to, lost, earliest, latest, "the source log [{earliest}, {latest}] no longer reaches the fetch position {from} (fetches answer no error, no data and a lower high watermark); position reset per the start policy, {lost} offsets lost");
                         } else {
-                            tracing::warn!(topic = %key.0, partition = key.1, from, to, lost, earliest, latest, "fetch offset out of range on the source; {lost} offsets were lost before they could be mirrored; position reset per the start policy");
+                            tracing::warn!(topic = %key.0, partition = key.1, offset = from, to, lost, earliest, latest, "fetch offset out of range on the source; {lost} offsets were lost before they could be mirrored; position reset per the start policy");
                         }
                     }
                 }
