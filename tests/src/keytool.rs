@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::kafka::find_keytool;
 use crate::{tansu::run_with_timeout, HarnessError, Result};
 
 /// A CA that signs the client keys: its certificate and private key (PEM).
@@ -24,21 +25,16 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// Runs `keytool`, telling a missing program apart.
-fn keytool(args: &[&str]) -> Result<()> {
-    let mut cmd = Command::new("keytool");
+/// Runs the JDK's `keytool` (the one beside `java`, else on `PATH`; a
+/// missing one is an error saying how to install it); its output.
+pub(crate) fn run(args: &[&str]) -> Result<String> {
+    let mut cmd = Command::new(find_keytool()?);
     cmd.args(args);
-    match run_with_timeout(cmd, Duration::from_secs(60)) {
-        Err(HarnessError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-            Err(HarnessError::ProgramNotFound {
-                program: "keytool",
-                hint:
-                    "Install a Java runtime (`.ci/install-deps apt` installs default-jre-headless)"
-                        .into(),
-            })
-        }
-        other => other.map(drop),
-    }
+    run_with_timeout(cmd, Duration::from_secs(60))
+}
+
+fn keytool(args: &[&str]) -> Result<()> {
+    run(args).map(drop)
 }
 
 /// Writes a truststore `out` of `store_type` (`JKS` or `PKCS12`) holding

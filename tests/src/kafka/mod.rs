@@ -30,8 +30,8 @@ use std::sync::{Mutex, OnceLock};
 
 pub use cluster::{KafkaCluster, KafkaOptions, Listener, MetadataMode, SASL_USERS};
 pub use java::{
-    class_path, find_java, jars_dir, jars_dir_in, java_command, run_tool, ExitCleanup, JavaProcess,
-    Jvm, KafkaLine, KAFKA_INSTALL_HINT,
+    class_path, find_java, find_keytool, jars_dir, jars_dir_in, java_command, run_tool,
+    ExitCleanup, JavaProcess, Jvm, KafkaLine, KAFKA_INSTALL_HINT,
 };
 pub use mm2::{mm2_properties, MirrorMaker2, MM2_MAIN, SINGLE_BROKER};
 pub use stores::{KafkaStores, STORE_PASSWORD};

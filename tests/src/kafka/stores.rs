@@ -3,18 +3,13 @@
 //! PKCS#12 keystore, truststores of both types, and a client keystore for
 //! mutual TLS; the CA also as PEM for clients that take PEM.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    time::Duration,
-};
+use std::path::{Path, PathBuf};
 
-use super::java::find_keytool;
-use crate::{tansu::run_with_timeout, Result};
+use crate::keytool::run as keytool;
+use crate::Result;
 
 /// The password of every store made here.
 pub const STORE_PASSWORD: &str = "changeit-kafka";
-const KEYTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The stores of one test cluster, in one folder.
 #[derive(Debug, Clone)]
@@ -34,12 +29,6 @@ pub struct KafkaStores {
     pub client_p12: PathBuf,
     /// The same, JKS.
     pub client_jks: PathBuf,
-}
-
-fn keytool(args: &[&str]) -> Result<String> {
-    let mut cmd = Command::new(find_keytool()?);
-    cmd.args(args);
-    run_with_timeout(cmd, KEYTOOL_TIMEOUT)
 }
 
 fn path(p: &Path) -> &str {
